@@ -1,0 +1,3 @@
+"""daap — data as a product."""
+
+__version__ = "0.1.0"

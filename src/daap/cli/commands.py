@@ -1,0 +1,233 @@
+"""The product commands: init, validate, build, query, snapshots."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from daap.cli import output
+from daap.cli.main import cli, handle_errors
+from daap.errors import DaapError, QueryError, SpecError
+from daap.mesh.builder import BuildOutcome, build_mesh
+from daap.mesh.workspace import At, Workspace
+from daap.query.engine import AtSpec, QueryEngine
+from daap.spec import load_product
+from daap.spec.scaffold import scaffold
+
+PRODUCT_TYPES = ("raw", "derived", "algorithm", "hybrid", "composite")
+
+
+def _workspace(ctx: click.Context) -> Workspace:
+    return Workspace.open(ctx.obj)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--type", "product_type", type=click.Choice(PRODUCT_TYPES), default="raw", show_default=True)
+@click.option("--domain", default=None, help="Business domain the product belongs to.")
+@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@handle_errors
+def init(name: str, product_type: str, domain: str | None, parent: Path) -> None:
+    """Create a product folder NAME that builds as it stands."""
+    folder = parent / name
+    if folder.exists() and any(folder.iterdir()):
+        raise DaapError(f"{folder} already exists and is not empty", hint="choose another NAME or --dir")
+    files = scaffold(name, product_type, domain)
+    for relative, content in files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    load_product(folder)  # what we write must validate
+    output.out.print(f"created {product_type} product {name} in {folder}/")
+    for relative in sorted(files):
+        output.out.print(f"  {relative}")
+    output.out.print(f"next: daap build {folder} && daap query 'SELECT * FROM {name}.{name} LIMIT 5'")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check product folders (default: all in the workspace) without building."""
+    folders = list(paths) or _workspace(ctx).product_folders()
+    results: list[dict[str, Any]] = []
+    for folder in folders:
+        try:
+            spec = load_product(folder)
+            results.append({"folder": str(folder), "product": spec.name, "ok": True, "problems": []})
+        except SpecError as exc:
+            problems = [str(d) for d in exc.diagnostics]
+            results.append({"folder": str(folder), "product": None, "ok": False, "problems": problems})
+    if as_json:
+        output.print_json(results)
+    else:
+        for result in results:
+            if result["ok"]:
+                output.out.print(f"ok    {result['product']} ({result['folder']})")
+            else:
+                output.out.print(f"FAIL  {result['folder']}")
+                for problem in result["problems"]:
+                    output.out.print(f"      {problem}")
+    if not folders:
+        output.note("no product folders found (a product folder holds dataproduct.yaml)")
+    sys.exit(0 if all(r["ok"] for r in results) else SpecError.exit_code)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def build(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+    """Build products (default: all in the workspace) in dependency order."""
+    ws = _workspace(ctx)
+    try:
+        with output.progress(not as_json) as report:
+            outcomes = build_mesh(ws, list(paths) or None, report)
+    finally:
+        ws.close()
+    if as_json:
+        output.print_json([_outcome_json(o) for o in outcomes])
+    else:
+        _print_outcomes(outcomes)
+    failed = [o for o in outcomes if o.status in ("failed", "skipped")]
+    if failed:
+        codes = {o.error.exit_code for o in failed if o.error is not None}
+        sys.exit(codes.pop() if len(codes) == 1 else 1)
+
+
+def _outcome_json(o: BuildOutcome) -> dict[str, Any]:
+    return {
+        "product": o.product,
+        "folder": str(o.folder),
+        "status": o.status,
+        "version": o.version,
+        "build_id": o.build_id,
+        "rows": o.rows,
+        "seconds": o.seconds,
+        "message": o.message,
+        "warnings": list(o.warnings),
+    }
+
+
+def _print_outcomes(outcomes: list[BuildOutcome]) -> None:
+    for o in outcomes:
+        rows = ", ".join(f"{port}: {n:,} rows" for port, n in o.rows.items())
+        if o.status == "published":
+            output.out.print(f"published {o.product} version {o.version} ({rows}) in {o.seconds:.2f}s")
+        elif o.status == "unchanged":
+            output.out.print(f"unchanged {o.product}: {o.message}")
+        else:
+            output.error(f"{o.product}: {o.message}")
+        for warning in o.warnings:
+            output.note(f"  warning: {warning}")
+    if not outcomes:
+        output.note("no product folders found (a product folder holds dataproduct.yaml)")
+
+
+@cli.command()
+@click.argument("sql")
+@click.option(
+    "--at",
+    "at_values",
+    multiple=True,
+    metavar="VERSION|TIMESTAMP|PRODUCT=…",
+    help="Read versions as of a version number or timestamp, for all products or one.",
+)
+@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
+@click.option("-o", "--output", "out_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@handle_errors
+def query(ctx: click.Context, sql: str, at_values: tuple[str, ...], fmt: str, out_path: Path | None) -> None:
+    """Run a read-only SQL query; each output port is the table <product>.<port>."""
+    if fmt == "parquet" and out_path is None:
+        raise QueryError("--format parquet writes a file: add -o FILE")
+    ws = _workspace(ctx)
+    try:
+        result = QueryEngine(ws).execute(sql, parse_at(at_values))
+        try:
+            rows = output.write_arrow(result.reader, fmt, sys.stdout.buffer, out_path)
+        finally:
+            result.close()
+    finally:
+        ws.close()
+    if out_path is not None:
+        output.note(f"wrote {rows:,} rows to {out_path}")
+
+
+def parse_at(values: tuple[str, ...]) -> AtSpec:
+    """``3`` / ``2026-11-24T10:00`` for every product, or ``titles=3`` for one."""
+    per_product: dict[str, At] = {}
+    common: At = None
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if sep:
+            per_product[name.strip()] = _parse_point(rest.strip())
+        else:
+            common = _parse_point(value.strip())
+    if per_product and common is not None:
+        raise QueryError("--at: give one version/time for all products, or PRODUCT=… pairs, not both")
+    return per_product or common
+
+
+def _parse_point(text: str) -> At:
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise QueryError(
+            f"--at {text!r} is neither a version number nor an ISO timestamp",
+            hint="e.g. --at 3, --at 2026-11-24T10:00:00Z, --at titles=2",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@cli.command()
+@click.argument("product")
+@click.option("--all", "show_all", is_flag=True, help="Include expired versions.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def snapshots(ctx: click.Context, product: str, show_all: bool, as_json: bool) -> None:
+    """List the published versions of PRODUCT."""
+    ws = _workspace(ctx)
+    try:
+        ws.version(product)  # NotFound names the known products
+        versions = ws.metadata.list_versions(product, include_expired=show_all)
+    finally:
+        ws.close()
+    records: list[dict[str, Any]] = [
+        {
+            "version": v.version,
+            "published_at": v.published_at,
+            "build_id": v.build_id,
+            "rows": {port: s.row_count for port, s in v.ports.items()},
+            "snapshots": {port: list(s.snapshot_ids) for port, s in v.ports.items()},
+            "inputs": dict(v.inputs),
+            "expired": v.expired,
+        }
+        for v in versions
+    ]
+    if as_json:
+        output.print_json(records)
+        return
+    rows = [
+        [
+            r["version"],
+            r["published_at"].isoformat(timespec="seconds"),
+            r["build_id"],
+            ", ".join(f"{p}={n:,}" for p, n in r["rows"].items()),
+            ", ".join(f"{k}@{v}" for k, v in r["inputs"].items()) or "-",
+        ]
+        for r in records
+    ]
+    output.print_table(
+        f"{product}: {len(rows)} versions", ["version", "published", "build", "rows", "inputs"], rows
+    )

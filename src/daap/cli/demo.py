@@ -1,0 +1,92 @@
+"""``daap demo``: generate, build and query the streaming-media demo mesh."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import click
+
+from daap.cli import output
+from daap.cli.main import cli, handle_errors
+from daap.errors import ConfigError
+from daap.mesh.builder import build_mesh
+from daap.mesh.workspace import Workspace
+from daap.query.engine import QueryEngine
+
+DEMO = Path("examples") / "streaming-media"
+
+QUERIES = (
+    (
+        "Top 10 titles by hours watched",
+        "SELECT popularity_rank AS rank, title, genre, plays, viewers, hours_watched, "
+        "round(completion_rate * 100, 1) AS completed_pct "
+        "FROM title_popularity.popularity ORDER BY popularity_rank LIMIT 10",
+    ),
+    (
+        "Hours watched by genre",
+        "SELECT genre, sum(hours_watched) AS hours, sum(plays) AS plays "
+        "FROM title_popularity.popularity GROUP BY genre ORDER BY hours DESC",
+    ),
+    (
+        "Playback by device (raw events joined with the catalogue)",
+        "SELECT e.device, count(*) AS plays, count(DISTINCT e.viewer_id) AS viewers, "
+        "round(sum(e.watch_seconds) / 3600.0, 1) AS hours "
+        "FROM playback_events.events e JOIN titles.titles t USING (title_id) "
+        "GROUP BY e.device ORDER BY hours DESC",
+    ),
+)
+
+
+def find_demo(start: Path) -> Path:
+    """``examples/streaming-media`` from ``start`` upward, or beside the source tree."""
+    here = Path(__file__).resolve()
+    for folder in (start.resolve(), *start.resolve().parents, *here.parents):
+        if (folder / DEMO / "mesh.yaml").is_file():
+            return folder / DEMO
+    raise ConfigError(
+        "cannot find the demo mesh (examples/streaming-media)",
+        hint="run `daap demo` inside the daap repository, or pass --path",
+    )
+
+
+@cli.command()
+@click.option("--path", type=click.Path(file_okay=False, path_type=Path), help="The demo mesh folder.")
+@click.option("--days", default=7, show_default=True, help="Days of playback events to generate.")
+@handle_errors
+def demo(path: Path | None, days: int) -> None:
+    """Generate the streaming-media demo mesh, build it and query it."""
+    root = path or find_demo(Path.cwd())
+    _generate(root, days)
+    ws = Workspace.open(root)
+    try:
+        with output.progress(True) as report:
+            outcomes = build_mesh(ws, None, report)
+        for o in outcomes:
+            if o.status == "published":
+                output.out.print(f"published {o.product} version {o.version} ({sum(o.rows.values()):,} rows)")
+            elif o.status == "unchanged":
+                output.out.print(f"unchanged {o.product} (version {o.version})")
+            else:
+                output.error(f"{o.product}: {o.message}")
+        if any(o.status in ("failed", "skipped") for o in outcomes):
+            sys.exit(1)
+        engine = QueryEngine(ws)
+        for title, sql in QUERIES:
+            output.out.print(f"\n[bold]{title}[/]", markup=True)
+            output.out.print(f'  daap -w {root} query "{sql}"', style="dim")
+            result = engine.execute(sql)
+            output.write_arrow(result.reader, "table", None, None)
+            result.close()
+    finally:
+        ws.close()
+
+
+def _generate(root: Path, days: int) -> None:
+    spec = importlib.util.spec_from_file_location("daap_demo_generate", root / "generate.py")
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot load {root / 'generate.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(root, days=days)

@@ -1,0 +1,137 @@
+"""Rendering for the CLI: human output on a console, or JSON for machines.
+
+Commands build plain data (dicts, Arrow tables); only this module decides
+how they look. Human output goes to stdout, progress and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+# Piped output is not squeezed to 80 columns: tables stay readable in files and logs.
+_PIPE_WIDTH = shutil.get_terminal_size((160, 24)).columns
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+#: rows shown by --format table before "… N more rows"
+TABLE_ROWS = 200
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
+
+
+def print_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+
+
+def note(message: str) -> None:
+    err.print(message, markup=False)
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[Any]:
+    """A status line on stderr while long work runs; silent when not a terminal."""
+    if not enabled or not err.is_terminal:
+        yield lambda product, step: None
+        return
+    with err.status("starting") as status:
+        yield lambda product, step: status.update(f"{product}: {step}")
+
+
+def write_arrow(reader: pa.RecordBatchReader, fmt: str, target: IO[bytes] | None, path: Path | None) -> int:
+    """Stream query results in ``fmt``; returns the number of rows written."""
+    return _WRITERS[fmt](reader, target, path)
+
+
+def _table(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | None) -> int:
+    names = reader.schema.names
+    rows: list[list[Any]] = []
+    total = 0
+    for batch in reader:
+        total += batch.num_rows
+        if len(rows) < TABLE_ROWS:
+            rows.extend(list(r.values()) for r in batch.slice(0, TABLE_ROWS - len(rows)).to_pylist())
+    print_table(None, names, rows)
+    if total > len(rows):
+        note(f"… {total - len(rows)} more rows (use --format csv or -o FILE for all)")
+    return total
+
+
+def _csv(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | None) -> int:
+    import pyarrow.csv as pcsv
+
+    sink = path.open("wb") if path else target
+    assert sink is not None
+    total = 0
+    # Arrow quotes every header name when quoting is "needed"; only do it when it is.
+    plain = all(not set(name) & set(',"\r\n') for name in reader.schema.names)
+    options = pcsv.WriteOptions(quoting_header="none" if plain else "needed")
+    with pcsv.CSVWriter(sink, reader.schema, write_options=options) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            total += batch.num_rows
+    if path:
+        sink.close()
+    return total
+
+
+def _json(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | None) -> int:
+    """A JSON array, written row by row so large results stream."""
+    sink = path.open("wb") if path else target
+    assert sink is not None
+    total = 0
+    sink.write(b"[")
+    for batch in reader:
+        for row in batch.to_pylist():
+            sink.write((b",\n " if total else b"\n ") + json.dumps(row, default=_default).encode())
+            total += 1
+    sink.write(b"\n]\n")
+    if path:
+        sink.close()
+    return total
+
+
+def _parquet(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | None) -> int:
+    import pyarrow.parquet as pq
+
+    if path is None:
+        raise ValueError("--format parquet needs -o FILE")
+    total = 0
+    with pq.ParquetWriter(path, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            total += batch.num_rows
+    return total
+
+
+_WRITERS = {"table": _table, "csv": _csv, "json": _json, "parquet": _parquet}
+FORMATS = tuple(_WRITERS)

@@ -1,0 +1,194 @@
+"""Every error daap raises, rooted at :class:`DaapError`.
+
+Each error says *what* went wrong, *where* (a file position, a product, a
+port, a column) and, where we know it, *what to do next*. The CLI and the
+servers translate them at their boundary (exit code, HTTP status, SQLSTATE);
+the core never formats for a particular protocol.
+
+Hierarchy::
+
+    DaapError
+    ├── SpecError              descriptor, contract or mesh.yaml is invalid (all problems at once)
+    ├── ConfigError            a setting or backend URL cannot be used
+    ├── InputError             an input port cannot be read (missing file, unparsable cell)
+    ├── TransformError         the onboarding SQL or Python function failed
+    ├── ContractViolation      the built data does not match its ODCS contract
+    ├── BuildError             a mesh build cannot proceed (cycle, failed dependency, lock)
+    │   └── DependencyCycleError
+    ├── StorageError           the table store failed to read or commit
+    ├── MetadataError          the mesh metadata store failed
+    └── QueryError             a query is invalid or refers to something unknown
+        ├── QueryRefused       a statement that is not a read-only query
+        └── NotFound           unknown product, port or version
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem at one position of a file, printed as ``path:line:col: message``.
+
+    ``line`` and ``col`` are 1-based; 0 means "the whole file" (for example a
+    file that is missing).
+    """
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.path}: {self.message}"
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+class DaapError(Exception):
+    """Root of every error daap raises on purpose.
+
+    Args:
+        message: what went wrong, naming the thing and where it is.
+        hint: what the user can do about it, if we know.
+    """
+
+    #: process exit code the CLI uses for this family of errors
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class SpecError(DaapError):
+    """A product folder, descriptor, contract or mesh.yaml is invalid.
+
+    Carries every problem found, not only the first, as :class:`Diagnostic`.
+    """
+
+    exit_code = 3
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], *, hint: str | None = None) -> None:
+        self.diagnostics = sorted(diagnostics)
+        count = len(self.diagnostics)
+        head = f"{count} problem{'s' if count != 1 else ''} found:"
+        body = "\n".join(f"  {d}" for d in self.diagnostics)
+        super().__init__(f"{head}\n{body}", hint=hint)
+
+    @classmethod
+    def single(cls, path: str | Path, message: str, line: int = 0, col: int = 0) -> SpecError:
+        return cls([Diagnostic(str(path), line, col, message)])
+
+
+class ConfigError(DaapError):
+    """A setting, environment variable or backend URL cannot be used."""
+
+    exit_code = 3
+
+
+class InputError(DaapError):
+    """An input port cannot be read: missing file, unreadable format, bad cell."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, product: str, port: str, hint: str | None = None) -> None:
+        self.product = product
+        self.port = port
+        super().__init__(f"input port {product}.{port}: {message}", hint=hint)
+
+
+class TransformError(DaapError):
+    """The onboarding transformation (SQL or Python) failed."""
+
+    exit_code = 4
+
+    def __init__(
+        self, message: str, *, product: str, location: str | None = None, hint: str | None = None
+    ) -> None:
+        self.product = product
+        self.location = location
+        where = f"{location}: " if location else ""
+        super().__init__(f"{where}transformation of {product} failed: {message}", hint=hint)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way the data breaks its contract: a column and what is wrong with it."""
+
+    column: str | None
+    message: str
+    samples: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        where = f"column {self.column!r}: " if self.column else ""
+        tail = f" (e.g. {', '.join(self.samples)})" if self.samples else ""
+        return f"{where}{self.message}{tail}"
+
+
+class ContractViolation(DaapError):
+    """The built data does not match the ODCS contract of an output port."""
+
+    exit_code = 4
+
+    def __init__(self, product: str, port: str, contract: str, violations: Sequence[Violation]):
+        self.product = product
+        self.port = port
+        self.violations = list(violations)
+        lines = "\n".join(f"  - {v}" for v in self.violations)
+        super().__init__(
+            f"output port {product}.{port} breaks its contract {contract}:\n{lines}",
+            hint="fix the transformation or the input data, or change the contract; nothing was published",
+        )
+
+
+class BuildError(DaapError):
+    """A build cannot proceed (a dependency failed, a lock is held, ...)."""
+
+    exit_code = 5
+
+
+class DependencyCycleError(BuildError):
+    """Products depend on each other in a cycle."""
+
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = list(cycle)
+        super().__init__(
+            "dependency cycle between products: " + " -> ".join(self.cycle),
+            hint="an input port may not (even indirectly) read the product it belongs to",
+        )
+
+
+class StorageError(DaapError):
+    """The table store failed to read or commit."""
+
+    exit_code = 6
+
+
+class MetadataError(DaapError):
+    """The mesh metadata store failed or holds inconsistent data."""
+
+    exit_code = 6
+
+
+class QueryError(DaapError):
+    """A query is invalid (syntax, unknown column, ...)."""
+
+    exit_code = 7
+
+
+class QueryRefused(QueryError):
+    """The statement is not a read-only query (write, DDL, file access, settings)."""
+
+
+class NotFound(QueryError):
+    """An unknown product, port or version was asked for."""

@@ -1,0 +1,187 @@
+"""Building a mesh: products in dependency order, each published all or nothing.
+
+For one product, under its lock: finish any build a killed process left
+half-done, resolve the inputs, skip if nothing changed, then prepare (stage),
+record the intent (``committing``), commit the tables and publish the version.
+The version becomes visible only when published; a crash after the table
+commit is rolled forward on the next build, a crash before it is rolled back.
+A product whose build fails stops its dependents and nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from daap.errors import DaapError, DependencyCycleError, SpecError
+from daap.mesh.graph import order_products
+from daap.mesh.metadata import PortState
+from daap.mesh.workspace import Workspace
+from daap.runtime import build
+from daap.runtime.inputs import resolve_inputs
+from daap.spec.model import ProductSpec
+
+Status = Literal["published", "unchanged", "failed", "skipped"]
+Progress = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    product: str
+    folder: Path
+    status: Status
+    version: int | None = None
+    build_id: str | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    message: str | None = None
+    warnings: tuple[str, ...] = ()
+    error: DaapError | None = None
+
+
+def build_mesh(
+    ws: Workspace, folders: Sequence[Path] | None = None, progress: Progress = lambda p, s: None
+) -> list[BuildOutcome]:
+    """Build ``folders`` (default: every product of the workspace) in dependency order."""
+    folders = list(folders) if folders is not None else ws.product_folders()
+    specs: list[ProductSpec] = []
+    outcomes: dict[str, BuildOutcome] = {}
+    for folder in folders:
+        try:
+            specs.append(ws.load(folder))
+        except SpecError as exc:
+            name = folder.resolve().name
+            outcomes[name] = BuildOutcome(name, folder, "failed", message=str(exc), error=exc)
+    ordered, cycles = order_products(specs)
+    for cycle in cycles:
+        error = DependencyCycleError(cycle)
+        for name in cycle[:-1]:
+            spec = next(s for s in specs if s.name == name)
+            outcomes[name] = BuildOutcome(name, spec.folder, "failed", message=str(error), error=error)
+    for spec in specs:
+        if spec.name not in outcomes and spec not in ordered:
+            message = "skipped: it reads a product that is part of a dependency cycle"
+            outcomes[spec.name] = BuildOutcome(spec.name, spec.folder, "skipped", message=message)
+    for spec in ordered:
+        blocked = [s.product for s in spec.upstream() if _failed(outcomes.get(s.product))]
+        if blocked:
+            message = f"skipped: upstream {', '.join(sorted(set(blocked)))} did not build"
+            outcomes[spec.name] = BuildOutcome(spec.name, spec.folder, "skipped", message=message)
+            continue
+        outcomes[spec.name] = build_product(ws, spec, functools.partial(progress, spec.name))
+    return list(outcomes.values())
+
+
+def _failed(outcome: BuildOutcome | None) -> bool:
+    return outcome is not None and outcome.status in ("failed", "skipped")
+
+
+def build_product(ws: Workspace, spec: ProductSpec, progress: Callable[[str], None]) -> BuildOutcome:
+    """Build and publish one product; never raises for a failure of the build itself."""
+    started = time.monotonic()
+    try:
+        with ws.lock(spec.name):
+            reconcile(ws, spec)
+            outcome = _build_locked(ws, spec, progress)
+    except DaapError as exc:
+        outcome = BuildOutcome(spec.name, spec.folder, "failed", message=str(exc), error=exc)
+    return _timed(outcome, time.monotonic() - started)
+
+
+def _timed(outcome: BuildOutcome, seconds: float) -> BuildOutcome:
+    return BuildOutcome(**{**outcome.__dict__, "seconds": round(seconds, 3)})
+
+
+def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], None]) -> BuildOutcome:
+    progress("read inputs")
+    inputs = resolve_inputs(spec, ws.upstream, build.column_types(spec))
+    fingerprint = build.fingerprint(spec, inputs)
+    latest = ws.metadata.latest_version(spec.name)
+    if latest is not None and latest.fingerprint == fingerprint:
+        return BuildOutcome(
+            spec.name,
+            spec.folder,
+            "unchanged",
+            version=latest.version,
+            build_id=latest.build_id,
+            rows={p: s.row_count for p, s in latest.ports.items()},
+            message=f"inputs and code unchanged since version {latest.version}; nothing published",
+        )
+    build_id = build.new_build_id()
+    ws.metadata.start_build(build_id, spec.name, fingerprint)
+    try:
+        candidate = build.prepare(
+            spec, inputs, ws.tables, build_id, fingerprint, ws.config.home / "tmp" / build_id, progress
+        )
+    except BaseException as exc:
+        ws.metadata.finish_build(build_id, "failed", str(exc))
+        raise
+    build.crash_point("staged")
+    ws.metadata.mark_committing(build_id, _plan(candidate))
+    build.crash_point("committing")
+    progress("commit")
+    snapshots = build.commit(candidate, ws.tables)
+    version = ws.metadata.publish(build_id, _port_states(candidate, snapshots), candidate.inputs)
+    return BuildOutcome(
+        spec.name,
+        spec.folder,
+        "published",
+        version=version.version,
+        build_id=build_id,
+        rows={p.port: p.row_count for p in candidate.ports},
+        warnings=candidate.warnings,
+    )
+
+
+def _plan(candidate: build.Candidate) -> dict[str, object]:
+    """Everything needed to publish the build from its committed snapshots alone."""
+    return {
+        "ports": {p.port: {"table": p.table, "rows": p.row_count} for p in candidate.ports},
+        "inputs": dict(candidate.inputs),
+    }
+
+
+def _port_states(candidate: build.Candidate, snapshots: dict[str, tuple[int, ...]]) -> dict[str, PortState]:
+    return {
+        p.port: PortState(table=p.table, snapshot_ids=snapshots[p.port], row_count=p.row_count)
+        for p in candidate.ports
+    }
+
+
+def reconcile(ws: Workspace, spec: ProductSpec) -> list[str]:
+    """Finish builds of ``spec`` that a killed process left pending (caller holds the lock).
+
+    A build that committed every port is published (rolled forward); any other
+    is marked failed and its staged files removed (rolled back).
+
+    Returns:
+        one line per build reconciled, for the user.
+    """
+    notes = []
+    for record in ws.metadata.pending_builds(spec.name):
+        ports = dict(record.plan.get("ports", {})) if record.state == "committing" else {}
+        states = {
+            port: PortState(
+                info["table"], ws.tables.build_snapshots(info["table"], record.build_id), info["rows"]
+            )
+            for port, info in ports.items()
+        }
+        if states and all(s.snapshot_ids for s in states.values()):
+            version = ws.metadata.publish(record.build_id, states, dict(record.plan.get("inputs", {})))
+            done = f"published as version {version.version}"
+            notes.append(f"build {record.build_id} was interrupted after commit: {done}")
+            continue
+        ws.metadata.finish_build(record.build_id, "failed", "interrupted before its commit; rolled back")
+        for port in spec.output_ports:
+            table = build.table_name(spec.name, port.name)
+            if not ws.tables.build_snapshots(table, record.build_id):
+                ws.tables.discard_stage(table, record.build_id)
+        notes.append(f"build {record.build_id} was interrupted before commit: rolled back")
+    return notes
+
+
+__all__ = ["BuildOutcome", "DependencyCycleError", "build_mesh", "build_product", "reconcile"]

@@ -1,0 +1,123 @@
+"""The store's tables, as an ordered list of migrations applied once each.
+
+A database records which migrations it has in ``daap_schema_migrations``; the
+schema version is the highest one. Opening a store applies the missing ones in
+order, inside one transaction, under the adapter's schema lock, so two
+processes opening a fresh database at once do not both create the tables.
+
+To grow the schema (catalog, schema registry, principals), append a
+:class:`Migration` with the next number; never edit one that has shipped.
+Statements use ``{timestamp}``, ``{json}`` and ``{serial}`` for the column
+types that differ (see :class:`~daap.mesh.metadata._dialect.Dialect`), and
+``only`` for statements one database alone has (FTS5, ``tsvector``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from daap.errors import MetadataError
+from daap.mesh.metadata._dialect import Dialect, Tx
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: statements for every database plus dialect-only ones."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+    only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def sql(self, dialect: Dialect) -> list[str]:
+        """The statements to run on ``dialect``, column types filled in."""
+        steps = (*self.statements, *self.only.get(dialect.name, ()))
+        return [step.format_map(dialect.types) for step in steps]
+
+
+_BUILD_STATES = "'running', 'committing', 'published', 'failed', 'unchanged'"
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "builds and product versions",
+        (
+            f"""CREATE TABLE daap_builds (
+                seq {{serial}},
+                build_id TEXT NOT NULL UNIQUE,
+                product TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ({_BUILD_STATES})),
+                started_at {{timestamp}} NOT NULL,
+                finished_at {{timestamp}},
+                fingerprint TEXT NOT NULL,
+                message TEXT,
+                plan {{json}} NOT NULL,
+                version INTEGER
+            )""",
+            "CREATE INDEX daap_builds_by_product ON daap_builds (product, seq)",
+            "CREATE INDEX daap_builds_pending ON daap_builds (seq) WHERE state IN ('running', 'committing')",
+            # One row per product holding the last version handed out. Publishing
+            # increments it inside its transaction, which locks the row (Postgres)
+            # or the database (SQLite) until commit: versions are never shared,
+            # skipped or reused, even by versions that were expired since.
+            """CREATE TABLE daap_version_counters (
+                product TEXT PRIMARY KEY,
+                last_version INTEGER NOT NULL
+            )""",
+            """CREATE TABLE daap_product_versions (
+                product TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                build_id TEXT NOT NULL UNIQUE REFERENCES daap_builds (build_id),
+                published_at {timestamp} NOT NULL,
+                fingerprint TEXT NOT NULL,
+                ports {json} NOT NULL,
+                inputs {json} NOT NULL,
+                expired BOOLEAN NOT NULL DEFAULT FALSE,
+                PRIMARY KEY (product, version)
+            )""",
+        ),
+    ),
+)
+
+_LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at {timestamp} NOT NULL
+)"""
+
+
+def schema_version(tx: Tx) -> int:
+    """The highest migration applied to the database (0 for a fresh one)."""
+    row = tx.fetch_one("SELECT max(version) FROM daap_schema_migrations")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(tx: Tx, dialect: Dialect, where: str, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """Apply the migrations the database lacks, in order; the caller holds the schema lock.
+
+    Returns:
+        The schema version afterwards.
+
+    Raises:
+        MetadataError: the database was written by a newer daap (it has migrations we do not).
+    """
+    tx.execute(_LEDGER.format_map(dialect.types))
+    current = schema_version(tx)
+    newest = migrations[-1].version
+    if current > newest:
+        raise MetadataError(
+            f"{where} has schema version {current}, this daap knows only up to {newest}",
+            hint="upgrade daap on this machine; a newer daap has written this store",
+        )
+    for migration in migrations:
+        if migration.version <= current:
+            continue
+        for statement in migration.sql(dialect):
+            tx.execute(statement)
+        tx.execute(
+            "INSERT INTO daap_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, dialect.encode_time(datetime.now(UTC))),
+        )
+    return max(current, newest)

@@ -1,0 +1,158 @@
+"""A mesh workspace: product folders, their state in ``.daap/``, and the stores.
+
+The workspace is the one object the CLI and servers hold. It opens the
+metadata store and the table store named in ``mesh.yaml`` (lazily, once),
+resolves "product X's port Y at version V or time T" to something the engine
+reads, and finishes builds that a killed process left half-done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+from daap.errors import BuildError, NotFound
+from daap.mesh.metadata import MetadataStore, PortState, ProductVersion, open_metadata_store
+from daap.runtime.engine import Relation
+from daap.runtime.inputs import UpstreamData
+from daap.runtime.storage import TableStore, open_table_store
+from daap.spec import find_products, load_mesh_config, load_product
+from daap.spec.mesh import MeshConfig
+from daap.spec.model import ProductSource, ProductSpec
+
+#: a version number, a point in time, or None for the latest
+At = int | datetime | None
+
+
+@dataclass(frozen=True)
+class PortData:
+    product: str
+    port: str
+    version: ProductVersion
+    relation: Relation
+
+
+class Workspace:
+    """The mesh rooted at ``root`` (the folder holding ``mesh.yaml``, if any)."""
+
+    def __init__(self, config: MeshConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def open(cls, root: Path | None = None) -> Workspace:
+        return cls(load_mesh_config(find_root(root or Path.cwd())))
+
+    @property
+    def root(self) -> Path:
+        return self.config.workspace
+
+    @cached_property
+    def metadata(self) -> MetadataStore:
+        return open_metadata_store(self.config.metadata_url)
+
+    @cached_property
+    def tables(self) -> TableStore:
+        return open_table_store(self.config.catalog_url, self.config.warehouse, self.config.home / "cache")
+
+    def close(self) -> None:
+        if "metadata" in self.__dict__:
+            self.metadata.close()
+
+    # -- products ----------------------------------------------------------
+
+    def product_folders(self) -> list[Path]:
+        return find_products(self.root)
+
+    def load(self, folder: Path) -> ProductSpec:
+        return load_product(folder)
+
+    # -- versions ----------------------------------------------------------
+
+    def version(self, product: str, at: At = None) -> ProductVersion:
+        """The published version of ``product`` at ``at``.
+
+        Raises:
+            NotFound: no such product, version, or nothing published by then.
+        """
+        if isinstance(at, int):
+            found = self.metadata.get_version(product, at)
+            if found is not None and found.expired:
+                raise NotFound(f"version {at} of {product} has expired and is no longer readable")
+        elif isinstance(at, datetime):
+            found = self.metadata.version_at(product, at)
+        else:
+            found = self.metadata.latest_version(product)
+        if found is None:
+            raise NotFound(self._missing(product, at))
+        return found
+
+    def _missing(self, product: str, at: At) -> str:
+        versions = self.metadata.list_versions(product)
+        if not versions:
+            known = ", ".join(self.metadata.products()) or "none yet"
+            return f"product {product!r} has no published version (published products: {known})"
+        span = f"{versions[0].version}..{versions[-1].version}"
+        if isinstance(at, datetime):
+            first = versions[0].published_at.isoformat()
+            return f"{product} had no published version at {at.isoformat()} (first: {first})"
+        return f"{product} has no version {at} (versions: {span})"
+
+    def port_data(self, product: str, port: str, at: At = None) -> PortData:
+        """What the engine reads for ``product.port`` at ``at``."""
+        version = self.version(product, at)
+        state = version.ports.get(port)
+        if state is None:
+            ports = ", ".join(sorted(version.ports))
+            raise NotFound(f"{product} has no output port {port!r} (ports: {ports})")
+        return PortData(product, port, version, self.relation(state))
+
+    def relation(self, state: PortState) -> Relation:
+        plan = self.tables.plan(state.table, state.snapshot_ids[-1])
+        if plan.has_deletes:
+            return Relation(arrow=self.tables.read_arrow(state.table, state.snapshot_ids[-1]))
+        return Relation.parquet(plan.paths)
+
+    def upstream(self, source: ProductSource) -> UpstreamData | None:
+        """The resolver input ports use to read another product."""
+        try:
+            data = self.port_data(source.product, source.port, source.version)
+        except NotFound:
+            return None
+        return UpstreamData(data.version.version, data.version.build_id, data.relation)
+
+    # -- locking -----------------------------------------------------------
+
+    @contextmanager
+    def lock(self, product: str) -> Iterator[None]:
+        """Only one build of a product at a time, across processes."""
+        import fcntl
+
+        path = self.config.home / "locks" / f"{product}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BuildError(
+                    f"another build of {product} is running",
+                    hint=f"wait for it to finish (lock: {path})",
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder from ``start`` upward holding ``mesh.yaml``, else ``start``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "mesh.yaml").is_file():
+            return folder
+    return start

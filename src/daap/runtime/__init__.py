@@ -1,0 +1,1 @@
+"""daap.runtime."""

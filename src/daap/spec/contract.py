@@ -1,0 +1,170 @@
+"""The ODCS v3.2 contract of one output port → :class:`ContractSpec`.
+
+Each output port ``<port>`` has ``contracts/<port>.odcs.yaml``. Its shape is
+checked against the ``open_data_contract_standard`` pydantic model; daap then
+reads the schema object for the port (the one named after it, or the only
+one) and turns each ``properties[]`` entry into a :class:`ColumnSpec`::
+
+    schema:
+      - name: titles
+        properties:
+          - {name: title_id, logicalType: integer, primaryKey: true}
+          - {name: price, logicalType: number, physicalType: "decimal(10,2)"}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from open_data_contract_standard.model import OpenDataContractStandard
+
+from daap.errors import SpecError
+from daap.spec.diagnose import check_identifier, validate
+from daap.spec.model import ColumnSpec, ContractSpec
+from daap.spec.types import TypeMappingError, sql_type
+from daap.spec.yamlpos import Loc, YamlDoc, load_yaml
+
+#: the ODCS versions whose shape the v3 model describes
+ODCS_VERSIONS = ("v3.2.0", "v3.1.0", "v3.0.2", "v3.0.1", "v3.0.0")
+#: required by the ODCS JSON schema, though the pydantic model leaves them optional
+REQUIRED = ("apiVersion", "kind", "id", "version")
+
+
+def contract_path(folder: Path, port: str) -> Path:
+    """Where the contract of output port ``port`` must be."""
+    return folder / "contracts" / f"{port}.odcs.yaml"
+
+
+def load_contract(path: Path, port: str, shown: str | None = None) -> ContractSpec:
+    """Load, validate and resolve the contract of output port ``port``.
+
+    Raises:
+        SpecError: with every problem in the file, positioned.
+    """
+    doc = load_yaml(path, shown)
+    odcs = validate(OpenDataContractStandard, doc)
+    _check_header(doc)
+    columns, primary_key = _columns(doc, port)
+    if doc.diagnostics:
+        raise SpecError(doc.diagnostics)
+    return ContractSpec(path, doc.data["id"], doc.data["version"], columns, primary_key, odcs)
+
+
+def _check_header(doc: YamlDoc) -> None:
+    for key in REQUIRED:
+        if doc.get((key,)) is None:
+            doc.report((key,), f"missing required field '{key}'", at="key")
+    api = doc.get(("apiVersion",))
+    if isinstance(api, str) and api not in ODCS_VERSIONS:
+        doc.report(("apiVersion",), f"apiVersion must be one of {', '.join(ODCS_VERSIONS)}")
+    kind = doc.get(("kind",))
+    if isinstance(kind, str) and kind != "DataContract":
+        doc.report(("kind",), f"kind must be 'DataContract', got {kind!r}")
+
+
+def _columns(doc: YamlDoc, port: str) -> tuple[tuple[ColumnSpec, ...], tuple[str, ...]]:
+    obj = _schema_object(doc, port)
+    if obj is None:
+        return (), ()
+    props = doc.get((*obj, "properties"))
+    if not props:
+        doc.report(obj, "schema object has no properties: list its columns there", at="key")
+    located: dict[str, tuple[Loc, ColumnSpec]] = {}
+    for index in range(len(props) if isinstance(props, list) else 0):
+        loc = (*obj, "properties", index)
+        column = _column(doc, loc)
+        if column is not None and column.name in located:
+            doc.report((*loc, "name"), f"column '{column.name}' is declared twice")
+        elif column is not None:
+            located[column.name] = (loc, column)
+    return tuple(c for _, c in located.values()), _primary_key(doc, list(located.values()))
+
+
+def _schema_object(doc: YamlDoc, port: str) -> Loc | None:
+    """The schema object named after the port, or the only one."""
+    schema = doc.get(("schema",))
+    if not isinstance(schema, list) or not schema:
+        if not schema:
+            doc.report(("schema",), f"the contract has no schema: add an object named '{port}'")
+        return None
+    names = [o.get("name") if isinstance(o, dict) else None for o in schema]
+    if port in names:
+        return ("schema", names.index(port))
+    if len(schema) == 1:
+        return ("schema", 0)
+    listed = ", ".join(repr(n) for n in names)
+    doc.report(("schema",), f"no schema object named '{port}' (found {listed})", at="key")
+    return None
+
+
+def _column(doc: YamlDoc, loc: Loc) -> ColumnSpec | None:
+    """One ``properties[]`` entry; ``None`` after reporting what is wrong."""
+    prop = doc.get(loc)
+    if not isinstance(prop, dict):
+        return None  # the ODCS model has reported it
+    name = prop.get("name")
+    if name is None:
+        doc.report(loc, "missing required field 'name'", at="key")
+    named = isinstance(name, str) and check_identifier(doc, (*loc, "name"), "column", name)
+    duck = _sql_type(doc, loc, prop)
+    if not named or duck is None:
+        return None
+    primary = prop.get("primaryKey") is True
+    position = prop.get("primaryKeyPosition")
+    return ColumnSpec(
+        name=str(name),
+        logical_type=prop["logicalType"],
+        sql_type=duck,
+        required=primary or prop.get("required") is True,
+        primary_key=primary,
+        primary_key_position=position if type(position) is int and position > 0 else None,
+        unique=prop.get("unique") is True,
+        classification=_text(prop.get("classification")),
+        description=_text(prop.get("description")),
+    )
+
+
+def _sql_type(doc: YamlDoc, loc: Loc, prop: dict[str, Any]) -> str | None:
+    logical = prop.get("logicalType")
+    if logical is None:
+        doc.report(loc, "missing required field 'logicalType'", at="key")
+    if not isinstance(logical, str):
+        return None
+    physical = prop.get("physicalType")
+    options = prop.get("logicalTypeOptions")
+    try:
+        return sql_type(
+            logical,
+            physical if isinstance(physical, str) else None,
+            options if isinstance(options, dict) else None,
+        )
+    except TypeMappingError as exc:
+        doc.report((*loc, exc.key), exc.message)
+        return None
+
+
+def _primary_key(doc: YamlDoc, columns: list[tuple[Loc, ColumnSpec]]) -> tuple[str, ...]:
+    """Key columns by ``primaryKeyPosition``, then in declaration order."""
+    keyed: dict[int, str] = {}
+    for loc, column in columns:
+        position = column.primary_key_position
+        if position is not None and not column.primary_key:
+            doc.report((*loc, "primaryKeyPosition"), "primaryKeyPosition set but primaryKey is not")
+        elif position is not None and position in keyed:
+            doc.report(
+                (*loc, "primaryKeyPosition"),
+                f"primaryKeyPosition {position} is also used by column '{keyed[position]}'",
+            )
+        elif position is not None:
+            keyed[position] = column.name
+    ordered = sorted(
+        (c.primary_key_position is None, c.primary_key_position or 0, index, c.name)
+        for index, (_, c) in enumerate(columns)
+        if c.primary_key
+    )
+    return tuple(name for *_, name in ordered)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

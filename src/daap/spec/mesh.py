@@ -1,0 +1,138 @@
+"""The mesh workspace: its optional ``mesh.yaml`` and the product folders in it.
+
+A workspace is a folder with one sub-folder per product and, optionally, a
+``mesh.yaml`` at its root choosing shared backends. State lives in
+``<workspace>/.daap`` unless ``DAAP_HOME`` says otherwise. Settings resolve
+in layers: built-in defaults, then ``mesh.yaml``, then the environment::
+
+    name: streaming-media
+    metadata: postgresql://daap@db/daap     # default: sqlite (in the home)
+    warehouse: /data/warehouse              # default: <home>/warehouse
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from daap.errors import SpecError
+from daap.spec.diagnose import validate
+from daap.spec.product import DESCRIPTOR
+from daap.spec.yamlpos import YamlDoc, load_yaml
+
+MESH_FILE = "mesh.yaml"
+HOME_VARIABLE = "DAAP_HOME"
+#: folders never searched for products, besides hidden ones
+SKIPPED = frozenset({"node_modules", "__pycache__"})
+#: accepted spellings of a PostgreSQL URL scheme; all are stored as ``postgresql``
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    """Where the mesh keeps its state, resolved from defaults, mesh.yaml and env.
+
+    ``metadata_url`` is ``sqlite:///<path>`` or ``postgresql://...``;
+    ``catalog_url`` is the SQLAlchemy URL of the Iceberg SQL catalog, in the
+    same database as the metadata when that is PostgreSQL.
+    """
+
+    workspace: Path
+    home: Path
+    metadata_url: str
+    catalog_url: str
+    warehouse: Path
+    name: str | None = None
+
+
+class MeshFile(BaseModel):
+    """The fields of ``mesh.yaml`` (backbone, principals, policies come later)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    metadata: str = "sqlite"
+    warehouse: str | None = None
+
+
+def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
+    """Resolve the workspace's configuration.
+
+    Args:
+        workspace: the mesh folder; ``mesh.yaml`` in it is optional.
+        env: environment variables (``os.environ`` if not given).
+
+    Raises:
+        SpecError: ``mesh.yaml`` is invalid (every problem, positioned).
+    """
+    env = os.environ if env is None else env
+    root = workspace.resolve()
+    home = _home(root, env)
+    doc = _mesh_doc(root, workspace)
+    settings = (validate(MeshFile, doc) if doc else None) or MeshFile()
+    metadata = _metadata_url(doc, home)
+    if doc is not None and doc.diagnostics:
+        raise SpecError(doc.diagnostics)
+    return MeshConfig(
+        workspace=root,
+        home=home,
+        metadata_url=metadata,
+        catalog_url=_catalog_url(metadata, home),
+        warehouse=_warehouse(root, home, settings.warehouse),
+        name=settings.name,
+    )
+
+
+def find_products(workspace: Path) -> list[Path]:
+    """Every folder under ``workspace`` holding a ``dataproduct.yaml``, sorted.
+
+    Hidden folders (``.daap``, ``.git``, ``.venv``) and ``node_modules`` are
+    not searched: they hold state and tooling, never products.
+    """
+    found = []
+    for folder, subfolders, files in os.walk(workspace):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".") and d not in SKIPPED]
+        if DESCRIPTOR in files:
+            found.append(Path(folder))
+    return sorted(found)
+
+
+def _home(root: Path, env: Mapping[str, str]) -> Path:
+    value = env.get(HOME_VARIABLE)
+    return Path(value).expanduser().absolute() if value else root / ".daap"
+
+
+def _mesh_doc(root: Path, workspace: Path) -> YamlDoc | None:
+    path = root / MESH_FILE
+    return load_yaml(path, str(workspace / MESH_FILE)) if path.is_file() else None
+
+
+def _metadata_url(doc: YamlDoc | None, home: Path) -> str:
+    """``sqlite`` → a file in the home; a PostgreSQL URL → itself, normalised."""
+    value = doc.get(("metadata",), "sqlite") if doc else "sqlite"
+    sqlite = f"sqlite:///{home / 'metadata.db'}"
+    if value == "sqlite" or not isinstance(value, str):
+        return sqlite  # a non-string was reported by the MeshFile model
+    for scheme in POSTGRES_SCHEMES:
+        if value.startswith(scheme) and len(value) > len(scheme):
+            return "postgresql://" + value[len(scheme) :]
+    assert doc is not None
+    doc.report(("metadata",), f"metadata must be 'sqlite' or a postgresql:// URL, got {value!r}")
+    return sqlite
+
+
+def _catalog_url(metadata: str, home: Path) -> str:
+    """The Iceberg catalog shares PostgreSQL with the metadata, else its own SQLite file."""
+    if metadata.startswith("postgresql://"):
+        return "postgresql+psycopg://" + metadata.removeprefix("postgresql://")
+    return f"sqlite:///{home / 'catalog.db'}"
+
+
+def _warehouse(root: Path, home: Path, value: str | None) -> Path:
+    if value is None:
+        return home / "warehouse"
+    return root / Path(value).expanduser()

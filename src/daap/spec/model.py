@@ -1,0 +1,164 @@
+"""The resolved product model the rest of daap works with.
+
+``load_product`` (in :mod:`daap.spec.product`) reads a product folder — the
+ODPS ``dataproduct.yaml`` and one ODCS contract per output port — validates
+it, and returns a :class:`ProductSpec`. Everything downstream (build, query,
+catalog) sees only these frozen objects, never raw YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+#: product, port and column names must be usable as SQL identifiers unquoted
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+
+ProductType = Literal["raw", "derived"]
+#: product types the framework knows; only ``SUPPORTED_TYPES`` can be built today
+KNOWN_TYPES = ("raw", "derived", "algorithm", "hybrid", "composite")
+SUPPORTED_TYPES: tuple[ProductType, ...] = ("raw", "derived")
+
+FileFormat = Literal["csv", "parquet", "json", "ndjson"]
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """How to read a CSV file; ``None`` means "let the reader detect it"."""
+
+    delimiter: str | None = None
+    header: bool = True
+    quote: str | None = None
+    escape: str | None = None
+    encoding: str = "utf-8"
+    skip_rows: int = 0
+    null_string: str | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """Local files matched by a glob relative to the product folder."""
+
+    path: str
+    format: FileFormat
+    csv: CsvOptions = field(default_factory=CsvOptions)
+
+
+@dataclass(frozen=True)
+class ProductSource:
+    """Another product's output port, optionally pinned to one of its versions."""
+
+    product: str
+    port: str
+    version: int | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.product}.{self.port}"
+
+
+@dataclass(frozen=True)
+class InputPortSpec:
+    name: str
+    source: FileSource | ProductSource
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an output port, from the ODCS ``schema[].properties[]``.
+
+    ``sql_type`` is the DuckDB type the contract gate casts to (see
+    :mod:`daap.spec.types`), e.g. ``BIGINT``, ``DECIMAL(10,2)``, ``TIMESTAMPTZ``.
+    """
+
+    name: str
+    logical_type: str
+    sql_type: str
+    required: bool = False
+    primary_key: bool = False
+    primary_key_position: int | None = None
+    unique: bool = False
+    classification: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ContractSpec:
+    """The ODCS v3.2 contract of one output port."""
+
+    path: Path
+    id: str
+    version: str
+    columns: tuple[ColumnSpec, ...]
+    #: column names in primaryKeyPosition order; empty for append-only ports
+    primary_key: tuple[str, ...]
+    #: the validated ``open_data_contract_standard`` model, for later issues
+    odcs: Any = None
+
+    def column(self, name: str) -> ColumnSpec | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class OutputPortSpec:
+    name: str
+    contract: ContractSpec
+    description: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """The onboarding step: a DuckDB SQL file, or ``module.py:function``."""
+
+    kind: Literal["sql", "python"]
+    path: Path
+    function: str | None = None
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    description: str | None = None
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    """A validated product folder."""
+
+    folder: Path
+    descriptor_path: Path
+    id: str
+    name: str
+    version: str
+    status: str
+    domain: str | None
+    product_type: ProductType
+    input_ports: tuple[InputPortSpec, ...]
+    output_ports: tuple[OutputPortSpec, ...]
+    transformation: TransformSpec | None
+    purpose: str | None = None
+    business_objective: str | None = None
+    consumer_personas: tuple[Persona, ...] = ()
+    team: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def output_port(self, name: str) -> OutputPortSpec | None:
+        return next((p for p in self.output_ports if p.name == name), None)
+
+    def upstream(self) -> tuple[ProductSource, ...]:
+        """The other products' ports this product reads."""
+        return tuple(p.source for p in self.input_ports if isinstance(p.source, ProductSource))
+
+    def source_files(self) -> tuple[Path, ...]:
+        """Files whose content defines the product (for the build fingerprint)."""
+        files = [self.descriptor_path, *(p.contract.path for p in self.output_ports)]
+        if self.transformation is not None:
+            files.append(self.transformation.path)
+        return tuple(files)

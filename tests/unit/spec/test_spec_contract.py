@@ -1,0 +1,199 @@
+"""Contracts: contracts/<port>.odcs.yaml checked against ODCS and resolved to columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from spec_folders import TITLES_CONTRACT, ProductFolder, line_of
+
+from daap.errors import SpecError
+from daap.spec import ColumnSpec, load_contract
+
+CONTRACT = "contracts/titles.odcs.yaml"
+
+
+def test_columns_carry_types_keys_and_descriptions(raw: ProductFolder) -> None:
+    contract = raw.load().output_ports[0].contract
+
+    assert [(c.name, c.sql_type) for c in contract.columns] == [
+        ("title_id", "BIGINT"),
+        ("region", "VARCHAR"),
+        ("title", "VARCHAR"),
+        ("price", "DECIMAL(10,2)"),
+        ("released_at", "TIMESTAMPTZ"),
+    ]
+    assert contract.column("region") == ColumnSpec(
+        name="region",
+        logical_type="string",
+        sql_type="VARCHAR",
+        required=True,
+        primary_key=True,
+        primary_key_position=1,
+        classification="public",
+    )
+    title = contract.column("title")
+    assert title is not None
+    assert (title.required, title.primary_key, title.description) == (True, False, "display title")
+
+
+def test_primary_key_orders_by_position_then_declaration(raw: ProductFolder) -> None:
+    contract = raw.load().output_ports[0].contract
+
+    # title_id is declared first but has no position; region has position 1
+    assert contract.primary_key == ("region", "title_id")
+    title_id = contract.column("title_id")
+    assert title_id is not None and title_id.required  # a key column is required
+
+
+def test_validated_odcs_model_is_kept(raw: ProductFolder) -> None:
+    odcs = raw.load().output_ports[0].contract.odcs
+
+    assert odcs.schema_[0].name == "titles"
+    assert odcs.apiVersion == "v3.2.0"
+
+
+def test_unknown_nested_field_gets_a_suggestion(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "        required: true\n", "        requird: true\n")
+
+    problem = raw.problem("requird")
+
+    assert problem.path.endswith("titles.odcs.yaml")
+    assert problem.message == "unknown field 'requird'; did you mean 'required'?"
+    assert (problem.line, problem.col) == (line_of(TITLES_CONTRACT, "required: true"), 9)
+
+
+def test_unknown_top_level_field_gets_a_suggestion(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "status: active", "staus: active")
+
+    assert raw.problem("staus").message == "unknown field 'staus'; did you mean 'status'?"
+
+
+def test_unsupported_logical_type_names_the_supported_ones(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "logicalType: timestamp", "logicalType: array")
+
+    problem = raw.problem("array")
+
+    assert problem.message == (
+        "logicalType 'array' is not supported yet by daap "
+        "(supported: string, integer, number, boolean, date, timestamp, time)"
+    )
+    assert (problem.line, problem.col) == (line_of(TITLES_CONTRACT, "timestamp"), 22)
+
+
+def test_physical_type_outside_its_logical_type_is_refused(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "physicalType: decimal(10,2)", "physicalType: varchar")
+
+    problem = raw.problem("physicalType")
+
+    assert problem.message.startswith(
+        "physicalType 'varchar' does not fit logicalType 'number' (allowed: double, float64"
+    )
+    assert problem.line == line_of(TITLES_CONTRACT, "physicalType")
+
+
+def test_missing_logical_type_points_at_the_column(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "        logicalType: timestamp\n", "")
+
+    problem = raw.problem("logicalType")
+
+    assert problem.message == "missing required field 'logicalType'"
+    assert (problem.line, problem.col) == (line_of(TITLES_CONTRACT, "name: released_at"), 9)
+
+
+def test_column_names_must_be_identifiers_and_unique(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "name: price", "name: title")
+    raw.edit(CONTRACT, "name: released_at", "name: Released At")
+
+    messages = [d.message for d in raw.problems()]
+
+    assert "column 'title' is declared twice" in messages
+    assert any("'Released At' is not a valid name" in m and "'released_at'" in m for m in messages)
+
+
+def test_contract_header_fields_are_required(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "id: titles-v1\nversion: 1.0.0\n", "")
+
+    messages = {d.message for d in raw.problems() if d.path.endswith("odcs.yaml")}
+
+    assert messages == {"missing required field 'id'", "missing required field 'version'"}
+
+
+def test_contract_must_be_odcs_v3(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, "apiVersion: v3.2.0", "apiVersion: v2.2.2")
+
+    assert raw.problem("apiVersion").message.startswith("apiVersion must be one of v3.2.0")
+
+
+def test_primary_key_positions_must_not_collide(raw: ProductFolder) -> None:
+    raw.edit(
+        CONTRACT,
+        "        primaryKey: true\n      - name: region",
+        ("        primaryKey: true\n        primaryKeyPosition: 1\n      - name: region"),
+    )
+
+    problem = raw.problem("primaryKeyPosition 1")
+
+    assert problem.message == "primaryKeyPosition 1 is also used by column 'title_id'"
+
+
+def write_contract(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "c.odcs.yaml"
+    path.write_text("apiVersion: v3.2.0\nkind: DataContract\nid: c\nversion: '1'\n" + body)
+    return path
+
+
+def test_only_schema_object_is_used_whatever_its_name(tmp_path: Path) -> None:
+    path = write_contract(
+        tmp_path,
+        "schema:\n  - name: other\n    properties:\n      - {name: a, logicalType: boolean}\n",
+    )
+
+    contract = load_contract(path, "titles")
+
+    assert [c.sql_type for c in contract.columns] == ["BOOLEAN"]
+    assert contract.primary_key == ()
+
+
+def test_schema_object_is_chosen_by_port_name(tmp_path: Path) -> None:
+    path = write_contract(
+        tmp_path,
+        "schema:\n  - name: a\n    properties: [{name: x, logicalType: date}]\n"
+        "  - name: b\n    properties: [{name: y, logicalType: time}]\n",
+    )
+
+    assert load_contract(path, "b").columns[0].name == "y"
+    with pytest.raises(SpecError) as info:
+        load_contract(path, "c")
+    assert [(d.line, d.message) for d in info.value.diagnostics] == [
+        (5, "no schema object named 'c' (found 'a', 'b')")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("", "the contract has no schema: add an object named 'p'"),
+        ("schema:\n  - name: p\n", "schema object has no properties: list its columns there"),
+    ],
+)
+def test_contract_without_columns_is_refused(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_contract(write_contract(tmp_path, body), "p")
+
+    assert [d.message for d in info.value.diagnostics] == [message]
+
+
+def test_odcs_team_as_a_list_of_members_is_checked_too(tmp_path: Path) -> None:
+    path = write_contract(
+        tmp_path,
+        "team:\n  - {username: ana, role: owner}\n  - {usernme: bob}\n"
+        "schema:\n  - properties: [{name: a, logicalType: string}]\n",
+    )
+
+    with pytest.raises(SpecError) as info:
+        load_contract(path, "p")
+
+    assert [(d.line, d.col, d.message) for d in info.value.diagnostics] == [
+        (7, 6, "unknown field 'usernme'; did you mean 'username'?")
+    ]

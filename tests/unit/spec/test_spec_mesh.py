@@ -1,0 +1,97 @@
+"""The workspace: mesh.yaml, DAAP_HOME and product discovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from daap.errors import SpecError
+from daap.spec import MeshConfig, find_products, load_mesh_config
+
+
+def write_mesh(workspace: Path, text: str) -> None:
+    (workspace / "mesh.yaml").write_text(text)
+
+
+def test_defaults_without_mesh_yaml(tmp_path: Path) -> None:
+    config = load_mesh_config(tmp_path, env={})
+
+    home = tmp_path.resolve() / ".daap"
+    assert config == MeshConfig(
+        workspace=tmp_path.resolve(),
+        home=home,
+        metadata_url=f"sqlite:///{home}/metadata.db",
+        catalog_url=f"sqlite:///{home}/catalog.db",
+        warehouse=home / "warehouse",
+        name=None,
+    )
+
+
+def test_daap_home_moves_all_state(tmp_path: Path) -> None:
+    home = tmp_path / "elsewhere"
+
+    config = load_mesh_config(tmp_path / "ws", env={"DAAP_HOME": str(home)})
+
+    assert config.home == home
+    assert config.metadata_url == f"sqlite:///{home}/metadata.db"
+    assert config.catalog_url == f"sqlite:///{home}/catalog.db"
+    assert config.warehouse == home / "warehouse"
+
+
+def test_os_environ_is_the_default_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DAAP_HOME", str(tmp_path / "h"))
+
+    assert load_mesh_config(tmp_path).home == tmp_path / "h"
+
+
+@pytest.mark.parametrize("url", ["postgresql://daap@db:5432/mesh", "postgres://daap@db:5432/mesh"])
+def test_postgres_metadata_also_holds_the_catalog(tmp_path: Path, url: str) -> None:
+    write_mesh(tmp_path, f"name: media\nmetadata: {url}\nwarehouse: lake\n")
+
+    config = load_mesh_config(tmp_path, env={})
+
+    assert config.name == "media"
+    assert config.metadata_url == "postgresql://daap@db:5432/mesh"
+    assert config.catalog_url == "postgresql+psycopg://daap@db:5432/mesh"
+    assert config.warehouse == tmp_path.resolve() / "lake"
+
+
+def test_absolute_warehouse_is_kept(tmp_path: Path) -> None:
+    write_mesh(tmp_path, f"warehouse: {tmp_path / 'wh'}\n")
+
+    assert load_mesh_config(tmp_path, env={}).warehouse == tmp_path / "wh"
+
+
+def mesh_problems(workspace: Path, text: str) -> list[tuple[int, int, str]]:
+    write_mesh(workspace, text)
+    with pytest.raises(SpecError) as info:
+        load_mesh_config(workspace, env={})
+    return [(d.line, d.col, d.message) for d in info.value.diagnostics]
+
+
+def test_unsupported_metadata_backend_is_refused(tmp_path: Path) -> None:
+    assert mesh_problems(tmp_path, "name: m\nmetadata: mysql://x/y\n") == [
+        (2, 11, "metadata must be 'sqlite' or a postgresql:// URL, got 'mysql://x/y'")
+    ]
+
+
+def test_unknown_keys_and_wrong_types_are_all_reported(tmp_path: Path) -> None:
+    assert mesh_problems(tmp_path, "nmae: m\nwarehouse: [a]\nbackbone: nats\n") == [
+        (1, 1, "unknown field 'nmae'; did you mean 'name'?"),
+        (2, 12, "'warehouse' must be a string, got a list"),
+        (3, 1, "unknown field 'backbone'"),
+    ]
+
+
+def test_malformed_mesh_yaml_is_positioned(tmp_path: Path) -> None:
+    assert mesh_problems(tmp_path, "name: [m\n")[0][:2] == (2, 1)
+
+
+def test_find_products_searches_recursively_and_skips_tooling(tmp_path: Path) -> None:
+    for folder in ["b", "a", "a/nested", ".daap/x", ".git/y", "node_modules/z", "empty"]:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        if folder != "empty":
+            (tmp_path / folder / "dataproduct.yaml").write_text("")
+
+    assert find_products(tmp_path) == [tmp_path / "a", tmp_path / "a/nested", tmp_path / "b"]
