@@ -323,9 +323,7 @@ def test_reopened_store_sees_everything(store_url: str) -> None:
         stored = again.list_versions("p", include_expired=True)
         assert [v.build_id for v in stored] == [v.build_id for v in versions]
         assert stored[1:] == versions[1:] and stored[0].expired
-        assert [(b.build_id, b.plan) for b in again.pending_builds()] == [
-            ("pending", {"snapshot": 42})
-        ]
+        assert [(b.build_id, b.plan) for b in again.pending_builds()] == [("pending", {"snapshot": 42})]
         assert publish_new(again, "p").version == 4
     finally:
         again.close()
