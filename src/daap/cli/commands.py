@@ -12,10 +12,12 @@ import click
 from daap.cli import output
 from daap.cli.main import cli, handle_errors
 from daap.errors import DaapError, QueryError, SpecError
+from daap.mesh import retention
 from daap.mesh.builder import BuildOutcome, build_mesh
 from daap.mesh.workspace import At, Workspace
 from daap.query.engine import AtSpec, QueryEngine
 from daap.spec import load_product
+from daap.spec.model import RetentionPolicy
 from daap.spec.scaffold import scaffold
 
 PRODUCT_TYPES = ("raw", "derived", "algorithm", "hybrid", "composite")
@@ -230,4 +232,54 @@ def snapshots(ctx: click.Context, product: str, show_all: bool, as_json: bool) -
     ]
     output.print_table(
         f"{product}: {len(rows)} versions", ["version", "published", "build", "rows", "inputs"], rows
+    )
+
+
+@cli.command()
+@click.argument("product")
+@click.option("--keep", type=click.IntRange(min=1), help="Keep the newest N versions.")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="DAYS",
+    help="Expire only versions older than DAYS.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would expire, change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def expire(
+    ctx: click.Context, product: str, keep: int | None, older_than: float | None, dry_run: bool, as_json: bool
+) -> None:
+    """Expire old versions of PRODUCT (default: its descriptor's retention policy).
+
+    The latest version and versions another product pins are always kept.
+    Expired versions are no longer readable; their files are deleted.
+    """
+    ws = _workspace(ctx)
+    try:
+        ws.version(product)
+        policy = _policy(ws, product, keep, older_than)
+        expired = retention.expire(ws, product, policy, datetime.now(UTC), dry_run=dry_run)
+    finally:
+        ws.close()
+    if as_json:
+        output.print_json({"product": product, "expired": expired, "dry_run": dry_run})
+        return
+    verb = "would expire" if dry_run else "expired"
+    listed = ", ".join(map(str, expired)) if expired else "nothing"
+    output.out.print(f"{product}: {verb} {'version(s) ' if expired else ''}{listed}")
+
+
+def _policy(ws: Workspace, product: str, keep: int | None, older_than: float | None) -> RetentionPolicy:
+    if keep is not None or older_than is not None:
+        return RetentionPolicy(keep_versions=keep, max_age_days=older_than)
+    for folder in ws.product_folders():
+        spec = load_product(folder)
+        if spec.name == product and spec.retention is not None:
+            return spec.retention
+    raise DaapError(
+        f"{product} declares no retention policy and none was given",
+        hint="pass --keep N and/or --older-than DAYS, or add a `retention` custom property",
     )

@@ -14,10 +14,12 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from daap.errors import DaapError, DependencyCycleError, SpecError
+from daap.mesh import retention
 from daap.mesh.graph import order_products
 from daap.mesh.metadata import PortState
 from daap.mesh.workspace import Workspace
@@ -133,8 +135,21 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
         version=version.version,
         build_id=build_id,
         rows={p.port: p.row_count for p in candidate.ports},
-        warnings=candidate.warnings,
+        warnings=candidate.warnings + _apply_retention(ws, spec),
     )
+
+
+def _apply_retention(ws: Workspace, spec: ProductSpec) -> tuple[str, ...]:
+    """Expire versions under the product's policy; a failure here never fails the build."""
+    if spec.retention is None:
+        return ()
+    try:
+        expired = retention.expire(ws, spec.name, spec.retention, datetime.now(UTC))
+    except DaapError as exc:
+        return (f"retention policy not applied: {exc}",)
+    if not expired:
+        return ()
+    return (f"retention policy expired version(s) {', '.join(map(str, expired))}",)
 
 
 def _plan(candidate: build.Candidate) -> dict[str, object]:

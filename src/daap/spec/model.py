@@ -122,6 +122,20 @@ class TransformSpec:
 
 
 @dataclass(frozen=True)
+class RetentionPolicy:
+    """When published versions expire (Iceberg's semantics for snapshots).
+
+    A version expires when it is older than ``max_age_days`` and not among the
+    newest ``keep_versions``; with only ``keep_versions``, every older version
+    expires. The latest version never expires, and neither does a version that
+    another product's input port pins.
+    """
+
+    keep_versions: int | None = None
+    max_age_days: float | None = None
+
+
+@dataclass(frozen=True)
 class Persona:
     name: str
     description: str | None = None
@@ -148,6 +162,7 @@ class ProductSpec:
     consumer_personas: tuple[Persona, ...] = ()
     team: str | None = None
     tags: tuple[str, ...] = ()
+    retention: RetentionPolicy | None = None
 
     def output_port(self, name: str) -> OutputPortSpec | None:
         return next((p for p in self.output_ports if p.name == name), None)

@@ -198,6 +198,7 @@ def _spec(
         consumer_personas=settings.personas,
         team=team.get("name"),
         tags=tuple(data.get("tags") or ()),
+        retention=settings.retention,
     )
 
 

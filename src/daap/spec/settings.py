@@ -24,7 +24,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from daap.spec.diagnose import path_problem, suggest, validate
-from daap.spec.model import KNOWN_TYPES, SUPPORTED_TYPES, Persona, ProductType, TransformSpec
+from daap.spec.model import (
+    KNOWN_TYPES,
+    SUPPORTED_TYPES,
+    Persona,
+    ProductType,
+    RetentionPolicy,
+    TransformSpec,
+)
 from daap.spec.yamlpos import Loc, YamlDoc, kind
 
 #: file extension → transformation kind, for the string shorthand
@@ -40,6 +47,11 @@ class PersonaValue(_Value):
     name: str
     description: str | None = None
     skills: list[str] = []
+
+
+class RetentionValue(_Value):
+    keepVersions: int | None = None
+    maxAgeDays: float | None = None
 
 
 class TransformValue(_Value):
@@ -62,6 +74,7 @@ class Settings:
     transformation_loc: Loc | None = None
     #: productType was given but is not a type daap can build (already reported)
     type_invalid: bool = False
+    retention: RetentionPolicy | None = None
 
 
 def daap_properties(doc: YamlDoc, loc: Loc, known: Collection[str]) -> Iterator[tuple[str, Loc]]:
@@ -134,6 +147,25 @@ def _personas(settings: Settings, doc: YamlDoc, loc: Loc) -> None:
         return
     found = [validate(PersonaValue, doc, (*loc, i), "persona") for i in range(len(value))]
     settings.personas = tuple(Persona(p.name, p.description, tuple(p.skills)) for p in found if p is not None)
+
+
+def _retention(settings: Settings, doc: YamlDoc, loc: Loc) -> None:
+    """``{keepVersions: 10, maxAgeDays: 30}``: at least one, both positive."""
+    parsed = validate(RetentionValue, doc, loc, "retention")
+    if parsed is None:
+        return
+    if parsed.keepVersions is None and parsed.maxAgeDays is None:
+        doc.report(loc, "retention needs keepVersions, maxAgeDays or both")
+        return
+    if parsed.keepVersions is not None and parsed.keepVersions < 1:
+        doc.report(
+            (*loc, "keepVersions"), "keepVersions must be at least 1 (the latest version is always kept)"
+        )
+        return
+    if parsed.maxAgeDays is not None and parsed.maxAgeDays <= 0:
+        doc.report((*loc, "maxAgeDays"), "maxAgeDays must be positive")
+        return
+    settings.retention = RetentionPolicy(parsed.keepVersions, parsed.maxAgeDays)
 
 
 @dataclass(frozen=True)
@@ -218,4 +250,5 @@ PARSERS: dict[str, SettingParser] = {
     "businessObjective": _business_objective,
     "consumerPersonas": _personas,
     "transformation": _transformation,
+    "retention": _retention,
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spec_folders import (
+
+from fixtures.spec_folders import (
     DAILY_CONTRACT,
     DERIVED_DESCRIPTOR,
     RAW_DESCRIPTOR,

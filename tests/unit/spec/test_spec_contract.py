@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spec_folders import TITLES_CONTRACT, ProductFolder, line_of
 
 from daap.errors import SpecError
 from daap.spec import ColumnSpec, load_contract
+from fixtures.spec_folders import TITLES_CONTRACT, ProductFolder, line_of
 
 CONTRACT = "contracts/titles.odcs.yaml"
 

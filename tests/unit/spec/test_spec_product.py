@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spec_folders import RAW_DESCRIPTOR, TITLES_CONTRACT, ProductFolder, line_of
 
 from daap.errors import SpecError
 from daap.spec import (
@@ -16,6 +15,7 @@ from daap.spec import (
     TransformSpec,
     load_product,
 )
+from fixtures.spec_folders import RAW_DESCRIPTOR, TITLES_CONTRACT, ProductFolder, line_of
 
 DESCRIPTOR = "dataproduct.yaml"
 

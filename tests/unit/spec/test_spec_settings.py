@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
-from spec_folders import DERIVED_DESCRIPTOR, RAW_DESCRIPTOR, ProductFolder, line_of
 
 from daap.spec import TransformSpec
+from fixtures.spec_folders import DERIVED_DESCRIPTOR, RAW_DESCRIPTOR, ProductFolder, line_of
 
 DESCRIPTOR = "dataproduct.yaml"
 TRANSFORM = "    value: {python: build.py, function: popularity}"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from spec_folders import RAW_DESCRIPTOR, ProductFolder, line_of
 
 from daap.spec import CsvOptions, FileSource, ProductSource
+from fixtures.spec_folders import RAW_DESCRIPTOR, ProductFolder, line_of
 
 DESCRIPTOR = "dataproduct.yaml"
 SOURCE = """\

@@ -74,6 +74,14 @@ class TableStore(Protocol):
         """The content of a snapshot as Arrow, applying any deletes."""
         ...
 
+    def expire(self, table: str, snapshot_ids: Sequence[int], build_ids: Sequence[str]) -> None:
+        """Forget ``snapshot_ids`` and delete the data files ``build_ids`` wrote.
+
+        The caller guarantees no remaining version reads them (each build
+        writes its own files, and the table's current snapshot is never passed).
+        """
+        ...
+
     def discard_stage(self, table: str, build_id: str) -> None:
         """Remove a build's staged files that were never committed."""
         ...

@@ -81,6 +81,22 @@ class IcebergTableStore:
         tbl.refresh()
         return tuple(s.snapshot_id for s in tbl.snapshots() if s.snapshot_id not in before)
 
+    def expire(self, table: str, snapshot_ids: Sequence[int], build_ids: Sequence[str]) -> None:
+        try:
+            tbl = self._table(table)
+        except NoSuchTableError:
+            return
+        known = {s.snapshot_id for s in tbl.snapshots()}
+        current = tbl.current_snapshot()
+        doomed = [s for s in snapshot_ids if s in known and (current is None or s != current.snapshot_id)]
+        if doomed:
+            try:
+                tbl.maintenance.expire_snapshots().by_ids(doomed).commit()
+            except Exception as exc:
+                raise StorageError(f"expiring snapshots {doomed} of {table} failed: {exc}") from exc
+        for build_id in build_ids:
+            self.discard_stage(table, build_id)
+
     def build_snapshots(self, table: str, build_id: str) -> tuple[int, ...]:
         try:
             tbl = self._table(table)
