@@ -21,6 +21,7 @@ from daap.mesh.metadata import MetadataStore, PortState, ProductVersion, open_me
 from daap.runtime.engine import Relation
 from daap.runtime.inputs import UpstreamData
 from daap.runtime.storage import TableStore, open_table_store
+from daap.runtime.storage.plans import PlanCache
 from daap.spec import find_products, load_mesh_config, load_product
 from daap.spec.mesh import MeshConfig
 from daap.spec.model import ProductSource, ProductSpec
@@ -57,7 +58,11 @@ class Workspace:
 
     @cached_property
     def tables(self) -> TableStore:
-        return open_table_store(self.config.catalog_url, self.config.warehouse, self.config.home / "cache")
+        return open_table_store(self.config.catalog_url, self.config.warehouse)
+
+    @cached_property
+    def plans(self) -> PlanCache:
+        return PlanCache(self.config.home / "cache" / "plans")
 
     def close(self) -> None:
         if "metadata" in self.__dict__:
@@ -112,9 +117,13 @@ class Workspace:
         return PortData(product, port, version, self.relation(state))
 
     def relation(self, state: PortState) -> Relation:
-        plan = self.tables.plan(state.table, state.snapshot_ids[-1])
+        snapshot = state.snapshot_ids[-1]
+        plan = self.plans.get(state.table, snapshot)
+        if plan is None:
+            plan = self.tables.plan(state.table, snapshot)
+            self.plans.put(state.table, snapshot, plan)
         if plan.has_deletes:
-            return Relation(arrow=self.tables.read_arrow(state.table, state.snapshot_ids[-1]))
+            return Relation(arrow=self.tables.read_arrow(state.table, snapshot))
         return Relation.parquet(plan.paths)
 
     def upstream(self, source: ProductSource) -> UpstreamData | None:

@@ -67,7 +67,7 @@ class TableStore(Protocol):
         ...
 
     def plan(self, table: str, snapshot_id: int) -> FilePlan:
-        """The data files of a snapshot (cached: a snapshot never changes)."""
+        """The data files of a snapshot (see :class:`~daap.runtime.storage.plans.PlanCache`)."""
         ...
 
     def read_arrow(self, table: str, snapshot_id: int) -> pa.Table:
@@ -87,14 +87,13 @@ class TableStore(Protocol):
         ...
 
 
-def open_table_store(catalog_url: str, warehouse: Path, cache_dir: Path) -> TableStore:
+def open_table_store(catalog_url: str, warehouse: Path) -> TableStore:
     """Open the Iceberg table store.
 
     Args:
         catalog_url: SQLAlchemy URL of the Iceberg SQL catalog
             (``sqlite:///…`` or ``postgresql+psycopg://…``).
         warehouse: local directory holding table data and metadata.
-        cache_dir: where immutable per-snapshot file plans are cached.
 
     Raises:
         ConfigError: pyiceberg is not installed.
@@ -106,4 +105,4 @@ def open_table_store(catalog_url: str, warehouse: Path, cache_dir: Path) -> Tabl
             f"the Iceberg table store needs pyiceberg ({exc})",
             hint="pip install 'daap[iceberg]'",
         ) from exc
-    return IcebergTableStore(catalog_url, warehouse, cache_dir)
+    return IcebergTableStore(catalog_url, warehouse)

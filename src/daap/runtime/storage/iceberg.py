@@ -10,13 +10,10 @@ append) and no data is rewritten by pyiceberg.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -34,10 +31,9 @@ BUILD_ID = "daap.build-id"
 class IcebergTableStore:
     """:class:`~daap.runtime.storage.TableStore` on Iceberg."""
 
-    def __init__(self, catalog_url: str, warehouse: Path, cache_dir: Path) -> None:
+    def __init__(self, catalog_url: str, warehouse: Path) -> None:
         self._warehouse = warehouse.resolve()
         self._warehouse.mkdir(parents=True, exist_ok=True)
-        self._cache_dir = cache_dir
         self._lock = threading.Lock()
         try:
             self._catalog = SqlCatalog("daap", uri=catalog_url, warehouse=self._warehouse.as_uri())
@@ -111,16 +107,11 @@ class IcebergTableStore:
     # -- reading -----------------------------------------------------------
 
     def plan(self, table: str, snapshot_id: int) -> FilePlan:
-        cached = self._cached_plan(table, snapshot_id)
-        if cached is not None:
-            return cached
         tasks = list(self._table(table).scan(snapshot_id=snapshot_id).plan_files())
-        plan = FilePlan(
+        return FilePlan(
             paths=tuple(_local_path(t.file.file_path) for t in tasks),
             has_deletes=any(t.delete_files for t in tasks),
         )
-        self._store_plan(table, snapshot_id, plan)
-        return plan
 
     def read_arrow(self, table: str, snapshot_id: int) -> pa.Table:
         result: pa.Table = self._table(table).scan(snapshot_id=snapshot_id).to_arrow()
@@ -145,26 +136,6 @@ class IcebergTableStore:
                 return self._catalog.create_table(
                     _split(table), schema=schema, location=self._location(table).as_uri()
                 )
-
-    def _plan_path(self, table: str, snapshot_id: int) -> Path:
-        return self._cache_dir / "plans" / table / f"{snapshot_id}.json"
-
-    def _cached_plan(self, table: str, snapshot_id: int) -> FilePlan | None:
-        try:
-            data: dict[str, Any] = json.loads(self._plan_path(table, snapshot_id).read_text())
-        except (OSError, ValueError):
-            return None
-        paths = tuple(data["paths"])
-        if not all(os.path.exists(p) for p in paths):
-            return None  # files were expired or moved: ask Iceberg again
-        return FilePlan(paths=paths, has_deletes=bool(data["has_deletes"]))
-
-    def _store_plan(self, table: str, snapshot_id: int, plan: FilePlan) -> None:
-        path = self._plan_path(table, snapshot_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"paths": plan.paths, "has_deletes": plan.has_deletes}))
-        os.replace(tmp, path)
 
 
 def _split(table: str) -> tuple[str, str]:
