@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from daap.errors import ContractViolation, DependencyCycleError, InputError, SpecError, TransformError
+from daap.errors import (
+    ContractViolation,
+    DependencyCycleError,
+    InputError,
+    SpecError,
+    StorageError,
+    TransformError,
+)
 
 COLUMNS = [("id", "integer"), ("name", "string", {"required": True}), ("score", "integer")]
 GOOD = "id,name,score\n1,a,10\n2,b,20\n"
@@ -132,3 +139,29 @@ def test_dependency_cycle_is_named(mesh):
     assert {o.status for o in outcomes.values()} == {"failed"}
     assert isinstance(outcomes["a"].error, DependencyCycleError)
     assert "a -> b -> a" in outcomes["a"].message
+
+
+def test_malformed_ndjson_names_file_and_line(mesh):
+    good = '{"id": 1, "name": "a", "score": 1}\n'
+    mesh.product(
+        "things", COLUMNS, pk=["id"], inputs={"src": {"path": "d/*.ndjson"}}, files={"d/1.ndjson": good}
+    )
+    mesh.build_ok()
+    broken = good + '{"id": 2, "name": }\n' + good.replace("1", "3")
+    (mesh.root / "things" / "d" / "2.ndjson").write_text(broken)
+    [outcome] = mesh.build()
+    assert isinstance(outcome.error, InputError)
+    assert "input port things.src" in outcome.message and "2.ndjson" in outcome.message
+    assert "2.ndjson:2: malformed JSON at byte 19" in outcome.message and "LINE 1" not in outcome.message
+    assert mesh.query("SELECT count(*) AS n FROM things.things") == [{"n": 1}]
+
+
+def test_incompatible_type_change_is_refused_and_old_versions_stay(published):
+    published.product(
+        "things",
+        [("id", "string"), ("name", "string"), ("score", "integer")],
+        pk=["id"],
+        inputs={"src": {"path": "data.csv"}},
+    )
+    message = rebuild_fails(published, StorageError)
+    assert "cannot evolve" in message and "id" in message and "earlier versions stay readable" in message

@@ -9,6 +9,7 @@ contract); 5 build could not proceed (cycle, upstream failed, lock held);
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,12 @@ def handle_errors(func: F) -> F:
         except DaapError as exc:
             output.error(str(exc))
             sys.exit(exc.exit_code)
+        except Exception as exc:
+            if os.environ.get("DAAP_DEBUG"):
+                raise
+            output.error(f"internal error ({type(exc).__name__}: {exc})")
+            output.note("  this is a bug in daap; DAAP_DEBUG=1 shows the traceback; please report it")
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 

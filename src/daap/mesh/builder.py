@@ -91,6 +91,9 @@ def build_product(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
             outcome = _build_locked(ws, spec, progress)
     except DaapError as exc:
         outcome = BuildOutcome(spec.name, spec.folder, "failed", message=str(exc), error=exc)
+    except Exception as exc:  # a bug: fail this product only, say so plainly
+        message = f"internal error ({type(exc).__name__}: {exc}); this is a bug in daap, please report it"
+        outcome = BuildOutcome(spec.name, spec.folder, "failed", message=message)
     return _timed(outcome, time.monotonic() - started)
 
 

@@ -20,10 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
+
+from daap.errors import InputError
 from daap.runtime import contract, engine
 from daap.runtime.inputs import ResolvedInput
 from daap.runtime.storage import TableStore
-from daap.runtime.transform import run_transform
+from daap.runtime.transform import engine_error, first_line, run_transform
 from daap.spec.model import ProductSpec
 
 #: bump when the way a build turns the same inputs into data changes
@@ -107,7 +110,7 @@ def prepare(
     staged: list[StagedPort] = []
     try:
         for item in inputs:
-            engine.register(con, item.name, item.relation)
+            _register_input(con, product, inputs, item)
         progress("transform")
         run_transform(con, product, inputs)
         crash_point("transformed")
@@ -137,6 +140,19 @@ def prepare(
         ports=tuple(staged),
         warnings=tuple(w for g in gates.values() for w in g.warnings),
     )
+
+
+def _register_input(
+    con: object, product: ProductSpec, inputs: Sequence[ResolvedInput], item: ResolvedInput
+) -> None:
+    """Readers sniff their files when registered: a malformed file fails here."""
+    try:
+        engine.register(con, item.name, item.relation)
+    except duckdb.Error as exc:
+        error = engine_error(exc, product, inputs, None)
+        if isinstance(error, InputError):
+            raise error from exc
+        raise InputError(first_line(str(exc)), product=product.name, port=item.name) from exc
 
 
 def commit(candidate: Candidate, store: TableStore) -> dict[str, tuple[int, ...]]:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.table import Table
+from pyiceberg.table import Table, Transaction
 
 from daap.errors import StorageError
 from daap.runtime.storage import FilePlan
@@ -65,8 +65,7 @@ class IcebergTableStore:
             tbl = self._load_or_create(table, schema)
             before = {s.snapshot_id for s in tbl.snapshots()}
             with tbl.transaction() as tx:
-                with tx.update_schema() as update:
-                    update.union_by_name(schema)
+                _evolve(tx, table, schema)
                 if tbl.current_snapshot() is not None:
                     tx.delete(AlwaysTrue(), snapshot_properties=props)
                 tx.add_files(uris, snapshot_properties=props)
@@ -136,6 +135,20 @@ class IcebergTableStore:
                 return self._catalog.create_table(
                     _split(table), schema=schema, location=self._location(table).as_uri()
                 )
+
+
+def _evolve(tx: Transaction, table: str, schema: pa.Schema) -> None:
+    """Add new columns and widen types; refuse a change Iceberg cannot make in place."""
+    try:
+        with tx.update_schema() as update:
+            update.union_by_name(schema)
+    except Exception as exc:  # pyiceberg raises ValueError or ValidationError here
+        raise StorageError(
+            f"the contract changes {table} in a way its table cannot evolve: {exc}",
+            hint="Iceberg can add columns and widen types (int -> long, float -> double); "
+            "for another change publish a new column or port. Nothing was published; "
+            "earlier versions stay readable",
+        ) from exc
 
 
 def _split(table: str) -> tuple[str, str]:

@@ -67,6 +67,7 @@ def _materialize(
 
 _FILE_IN_MESSAGE = re.compile(r'file = (\S+)|"([^"]+\.(?:csv|tsv|json|ndjson|jsonl|parquet))"')
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_JSON_ERROR = re.compile(r'Malformed JSON in file "[^"]+", at byte (\d+) in line (\d+): (.*)')
 
 
 def engine_error(
@@ -89,14 +90,28 @@ def engine_error(
 def _describe_read_error(text: str, path: str) -> str:
     """``CSV Error on Line: 3 … converting column "x" …`` -> ``path:3: Error when converting …``."""
     line = _CSV_LINE.search(text)
-    detail = next(
-        (ln.strip() for ln in text.splitlines() if ln.strip().startswith("Error when converting")),
-        _first_lines(text),
-    )
-    where = f"{path}:{line.group(1)}" if line else path
-    return f"{where}: {detail}"
+    if line:
+        converting = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("Error when")]
+        return f"{path}:{line.group(1)}: {converting[0] if converting else first_line(text)}"
+    json_error = _JSON_ERROR.search(text)
+    if json_error:
+        # DuckDB counts the line after the bad one (checked on 2.0: a bad first line says "line 2").
+        byte, line, what = json_error.groups()
+        return f"{path}:{int(line) - 1}: malformed JSON at byte {byte}: {what.strip()}"
+    detail = first_line(text)
+    return detail if path in detail else f"{path}: {detail}"
+
+
+def first_line(text: str) -> str:
+    return _first_lines(text, 1)
+
+
+_CATEGORY = re.compile(r"^(?:[A-Z][a-z]+ )+Error: ")
 
 
 def _first_lines(text: str, count: int = 3) -> str:
+    """The engine's message without its category (``Invalid Input Error: ``)."""
     lines = [ln for ln in text.splitlines() if ln.strip()]
+    if lines:
+        lines[0] = _CATEGORY.sub("", lines[0])
     return "\n    ".join(lines[:count])
