@@ -96,8 +96,8 @@ def _describe_read_error(text: str, path: str) -> str:
     json_error = _JSON_ERROR.search(text)
     if json_error:
         # DuckDB counts the line after the bad one (checked on 2.0: a bad first line says "line 2").
-        byte, line, what = json_error.groups()
-        return f"{path}:{int(line) - 1}: malformed JSON at byte {byte}: {what.strip()}"
+        byte, bad_line, what = json_error.groups()
+        return f"{path}:{int(bad_line) - 1}: malformed JSON at byte {byte}: {what.strip()}"
     detail = first_line(text)
     return detail if path in detail else f"{path}: {detail}"
 
