@@ -97,7 +97,7 @@ def build(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     if as_json:
         output.print_json([_outcome_json(o) for o in outcomes])
     else:
-        _print_outcomes(outcomes)
+        output.print_outcomes(outcomes)
     failed = [o for o in outcomes if o.status in ("failed", "skipped")]
     if failed:
         codes = {o.error.exit_code for o in failed if o.error is not None}
@@ -116,21 +116,6 @@ def _outcome_json(o: BuildOutcome) -> dict[str, Any]:
         "message": o.message,
         "warnings": list(o.warnings),
     }
-
-
-def _print_outcomes(outcomes: list[BuildOutcome]) -> None:
-    for o in outcomes:
-        rows = ", ".join(f"{port}: {n:,} rows" for port, n in o.rows.items())
-        if o.status == "published":
-            output.out.print(f"published {o.product} version {o.version} ({rows}) in {o.seconds:.2f}s")
-        elif o.status == "unchanged":
-            output.out.print(f"unchanged {o.product}: {o.message}")
-        else:
-            output.error(f"{o.product}: {o.message}")
-        for warning in o.warnings:
-            output.note(f"  warning: {warning}")
-    if not outcomes:
-        output.note("no product folders found (a product folder holds dataproduct.yaml)")
 
 
 @cli.command()

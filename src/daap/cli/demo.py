@@ -63,13 +63,7 @@ def demo(path: Path | None, days: int) -> None:
     try:
         with output.progress(True) as report:
             outcomes = build_mesh(ws, None, report)
-        for o in outcomes:
-            if o.status == "published":
-                output.out.print(f"published {o.product} version {o.version} ({sum(o.rows.values()):,} rows)")
-            elif o.status == "unchanged":
-                output.out.print(f"unchanged {o.product} (version {o.version})")
-            else:
-                output.error(f"{o.product}: {o.message}")
+        output.print_outcomes(outcomes)
         if any(o.status in ("failed", "skipped") for o in outcomes):
             sys.exit(1)
         engine = QueryEngine(ws)

@@ -19,6 +19,8 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from daap.mesh.builder import BuildOutcome
+
 # Piped output is not squeezed to 80 columns: tables stay readable in files and logs.
 _PIPE_WIDTH = shutil.get_terminal_size((160, 24)).columns
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
@@ -65,6 +67,22 @@ def progress(enabled: bool) -> Iterator[Any]:
         return
     with err.status("starting") as status:
         yield lambda product, step: status.update(f"{product}: {step}")
+
+
+def print_outcomes(outcomes: Sequence[BuildOutcome]) -> None:
+    """One line per product built: published, unchanged, or the error."""
+    for o in outcomes:
+        rows = ", ".join(f"{port}: {n:,} rows" for port, n in o.rows.items())
+        if o.status == "published":
+            out.print(f"published {o.product} version {o.version} ({rows}) in {o.seconds:.2f}s")
+        elif o.status == "unchanged":
+            out.print(f"unchanged {o.product}: {o.message}")
+        else:
+            error(f"{o.product}: {o.message}")
+        for warning in o.warnings:
+            note(f"  warning: {warning}")
+    if not outcomes:
+        note("no product folders found (a product folder holds dataproduct.yaml)")
 
 
 def write_arrow(reader: pa.RecordBatchReader, fmt: str, target: IO[bytes] | None, path: Path | None) -> int:
