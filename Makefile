@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/daap demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples docs
+	$(BIN)/ruff format --check src tests benchmarks examples docs
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
