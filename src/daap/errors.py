@@ -10,6 +10,7 @@ Hierarchy::
     DaapError
     ├── SpecError              descriptor, contract or mesh.yaml is invalid (all problems at once)
     ├── ConfigError            a setting or backend URL cannot be used
+    ├── UsageError             the command was asked something it cannot do as given
     ├── InputError             an input port cannot be read (missing file, unparsable cell)
     ├── TransformError         the onboarding SQL or Python function failed
     ├── ContractViolation      the built data does not match its ODCS contract
@@ -94,6 +95,12 @@ class ConfigError(DaapError):
     """A setting, environment variable or backend URL cannot be used."""
 
     exit_code = 3
+
+
+class UsageError(DaapError):
+    """A command was asked for something it cannot do as given (like click's usage errors)."""
+
+    exit_code = 2
 
 
 class InputError(DaapError):

@@ -77,3 +77,39 @@ def test_exit_codes_and_messages(tmp_path, daap_env):
     assert "dataproduct.yaml:2:1" in invalid.stdout and "did you mean 'name'" in invalid.stdout
     failed = run(tmp_path, daap_env, "build", code=3)
     assert "dataproduct.yaml:2:1" in failed.stderr
+
+
+def test_error_text_is_printed_verbatim_not_as_markup(tmp_path, daap_env):
+    bad = run(tmp_path, daap_env, "init", "Bad-Name", code=3)
+    assert "^[a-z][a-z0-9_]*$" in bad.stderr
+
+
+def test_usage_errors_exit_2(tmp_path, daap_env):
+    run(tmp_path, daap_env, "init", "sales")
+    again = run(tmp_path, daap_env, "init", "sales", code=2)
+    assert "already exists and is not empty" in again.stderr
+    run(tmp_path, daap_env, "build")
+    no_policy = run(tmp_path, daap_env, "expire", "sales", code=2)
+    assert "declares no retention policy" in no_policy.stderr
+
+
+def test_commands_inside_a_product_folder_find_the_mesh(tmp_path, daap_env):
+    run(tmp_path, daap_env, "init", "sales")
+    run(tmp_path, daap_env, "build")
+    inside = run(
+        tmp_path / "sales" / "data",
+        daap_env,
+        "query",
+        "SELECT count(*) AS n FROM sales.sales",
+        "--format",
+        "csv",
+    )
+    assert inside.stdout.split() == ["n", "5"]
+    assert not (tmp_path / "sales" / ".daap").exists()
+
+
+def test_daap_home_that_is_a_file_is_a_configuration_error(tmp_path, daap_env):
+    (tmp_path / "afile").write_text("")
+    env = {**daap_env, "DAAP_HOME": str(tmp_path / "afile")}
+    proc = run(tmp_path, env, "build", code=3)
+    assert "DAAP_HOME=" in proc.stderr and "is not a folder" in proc.stderr

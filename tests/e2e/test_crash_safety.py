@@ -79,6 +79,7 @@ def test_killed_after_table_commit_rolls_forward(published, daap_env):
     result = json.loads(daap(published, daap_env, "build", "--json").stdout)
     # the next build finishes the interrupted one (version 2), then finds nothing new to do
     assert [(r["status"], r["version"]) for r in result] == [("unchanged", 2)]
+    assert "interrupted after commit: published as version 2" in result[0]["warnings"][0]
     assert versions(published, daap_env) == [1, 2]
     assert rows(published, daap_env) == [{"id": 1, "v": "new"}, {"id": 2, "v": "new"}]
 

@@ -207,3 +207,42 @@ def test_missing_upstream_version_is_an_input_error(mesh):
     [outcome] = mesh.build()
     assert isinstance(outcome.error, InputError)
     assert "nowhere.port" in outcome.message and "daap build nowhere" in outcome.message
+
+
+def test_python_transformation_imports_a_module_beside_it_and_tracks_it(mesh):
+    raw_orders(mesh)
+    folder = mesh.product(
+        "big",
+        ORDERS,
+        product_type="derived",
+        pk=["order_id"],
+        inputs={"orders": "orders.orders"},
+        transform="import helpers\ndef transform(inputs):\n    return helpers.keep(inputs['orders'])\n",
+        files={"helpers.py": "def keep(t):\n    return t.slice(0, 2)\n"},
+    )
+    mesh.build_ok()
+    assert mesh.query("SELECT count(*) AS n FROM big.big") == [{"n": 2}]
+    (folder / "helpers.py").write_text("def keep(t):\n    return t.slice(0, 1)\n")
+    outcomes = {o.product: o for o in mesh.build_ok()}
+    assert outcomes["big"].status == "published" and outcomes["big"].version == 2
+    assert mesh.query("SELECT count(*) AS n FROM big.big") == [{"n": 1}]
+
+
+def test_missing_pinned_version_says_so(mesh):
+    raw_orders(mesh)
+    mesh.product(
+        "pinned",
+        [("n", "integer")],
+        product_type="derived",
+        inputs={"o": {"product": "orders", "port": "orders", "version": 7}},
+        transform="SELECT count(*) AS n FROM o",
+    )
+    outcomes = {o.product: o for o in mesh.build()}
+    assert "pins orders.orders version 7, which does not exist or has expired" in outcomes["pinned"].message
+    assert "daap snapshots orders" in outcomes["pinned"].message
+
+
+def test_empty_mesh_yaml_means_defaults(mesh):
+    (mesh.root / "mesh.yaml").write_text("# nothing configured yet\n")
+    raw_orders(mesh)
+    assert mesh.build_ok()[0].version == 1

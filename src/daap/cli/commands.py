@@ -11,7 +11,7 @@ import click
 
 from daap.cli import output
 from daap.cli.main import cli, handle_errors
-from daap.errors import DaapError, QueryError, SpecError
+from daap.errors import QueryError, SpecError, UsageError
 from daap.mesh import retention
 from daap.mesh.builder import BuildOutcome, build_mesh
 from daap.mesh.workspace import At, Workspace
@@ -31,13 +31,19 @@ def _workspace(ctx: click.Context) -> Workspace:
 @click.argument("name")
 @click.option("--type", "product_type", type=click.Choice(PRODUCT_TYPES), default="raw", show_default=True)
 @click.option("--domain", default=None, help="Business domain the product belongs to.")
-@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Folder to create the product folder in (default: the current folder).",
+)
 @handle_errors
 def init(name: str, product_type: str, domain: str | None, parent: Path) -> None:
     """Create a product folder NAME that builds as it stands."""
     folder = parent / name
     if folder.exists() and any(folder.iterdir()):
-        raise DaapError(f"{folder} already exists and is not empty", hint="choose another NAME or --dir")
+        raise UsageError(f"{folder} already exists and is not empty", hint="choose another NAME or --dir")
     files = scaffold(name, product_type, domain)
     for relative, content in files.items():
         target = folder / relative
@@ -127,8 +133,21 @@ def _outcome_json(o: BuildOutcome) -> dict[str, Any]:
     metavar="VERSION|TIMESTAMP|PRODUCT=…",
     help="Read versions as of a version number or timestamp, for all products or one.",
 )
-@click.option("--format", "fmt", type=click.Choice(output.FORMATS), default="table", show_default=True)
-@click.option("-o", "--output", "out_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(output.FORMATS),
+    default="table",
+    show_default=True,
+    help="table for people; csv, json (an array) or parquet (needs -o) for tools.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the result to FILE instead of standard output.",
+)
 @click.pass_context
 @handle_errors
 def query(ctx: click.Context, sql: str, at_values: tuple[str, ...], fmt: str, out_path: Path | None) -> None:
@@ -207,7 +226,7 @@ def snapshots(ctx: click.Context, product: str, show_all: bool, as_json: bool) -
         return
     rows = [
         [
-            r["version"],
+            f"{r['version']} (expired)" if r["expired"] else r["version"],
             r["published_at"].isoformat(timespec="seconds"),
             r["build_id"],
             ", ".join(f"{p}={n:,}" for p, n in r["rows"].items()),
@@ -215,9 +234,8 @@ def snapshots(ctx: click.Context, product: str, show_all: bool, as_json: bool) -
         ]
         for r in records
     ]
-    output.print_table(
-        f"{product}: {len(rows)} versions", ["version", "published", "build", "rows", "inputs"], rows
-    )
+    title = f"{product}: {len(rows)} version{'s' if len(rows) != 1 else ''}"
+    output.print_table(title, ["version", "published", "build", "rows", "inputs"], rows)
 
 
 @cli.command()
@@ -264,7 +282,7 @@ def _policy(ws: Workspace, product: str, keep: int | None, older_than: float | N
         spec = load_product(folder)
         if spec.name == product and spec.retention is not None:
             return spec.retention
-    raise DaapError(
+    raise UsageError(
         f"{product} declares no retention policy and none was given",
         hint="pass --keep N and/or --older-than DAYS, or add a `retention` custom property",
     )

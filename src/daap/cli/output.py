@@ -18,6 +18,7 @@ from typing import IO, Any
 import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from daap.mesh.builder import BuildOutcome
 
@@ -52,7 +53,8 @@ def print_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequen
 
 
 def error(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    # Text, not markup: messages hold patterns like [a-z] that markup would eat.
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
 
 
 def note(message: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -87,8 +87,10 @@ def build_product(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
     started = time.monotonic()
     try:
         with ws.lock(spec.name):
-            reconcile(ws, spec)
+            notes = tuple(reconcile(ws, spec))
             outcome = _build_locked(ws, spec, progress)
+            if notes:
+                outcome = replace(outcome, warnings=notes + outcome.warnings)
     except DaapError as exc:
         outcome = BuildOutcome(spec.name, spec.folder, "failed", message=str(exc), error=exc)
     except Exception as exc:  # a bug: fail this product only, say so plainly
@@ -98,7 +100,7 @@ def build_product(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
 
 
 def _timed(outcome: BuildOutcome, seconds: float) -> BuildOutcome:
-    return BuildOutcome(**{**outcome.__dict__, "seconds": round(seconds, 3)})
+    return replace(outcome, seconds=round(seconds, 3))
 
 
 def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], None]) -> BuildOutcome:

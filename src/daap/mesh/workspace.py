@@ -159,9 +159,15 @@ class Workspace:
 
 
 def find_root(start: Path) -> Path:
-    """The nearest folder from ``start`` upward holding ``mesh.yaml``, else ``start``."""
+    """The workspace of ``start``: the nearest folder upward holding ``mesh.yaml``,
+    else the nearest holding mesh state (``.daap/``), else ``start`` itself.
+
+    So ``cd sales && daap query …`` finds the mesh built one folder up.
+    """
     start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / "mesh.yaml").is_file():
-            return folder
+    folders = (start, *start.parents)
+    for marker, is_there in (("mesh.yaml", Path.is_file), (".daap", Path.is_dir)):
+        for folder in folders:
+            if is_there(folder / marker):
+                return folder
     return start

@@ -67,7 +67,7 @@ class QueryEngine:
             reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
             con.close()
-            raise QueryError(_engine_message(exc)) from exc
+            raise QueryError(engine.error_message(str(exc), lines=4)) from exc
         versions = {p.product: p.version.version for p in ports}
         return QueryResult(reader=reader, versions=versions, _con=con)
 
@@ -86,8 +86,3 @@ def _at_for(at: AtSpec, ref: PortRef) -> At:
     if isinstance(at, Mapping):
         return at.get(ref.product)
     return at
-
-
-def _engine_message(exc: duckdb.Error) -> str:
-    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
-    return "\n".join(lines[:4])

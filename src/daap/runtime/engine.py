@@ -8,6 +8,7 @@ content (row-level deletes).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,3 +82,21 @@ def columns(con: Any, relation_name: str) -> list[tuple[str, str]]:
     """(name, DuckDB type) of a table or view, in order."""
     rows = con.execute(f"DESCRIBE {relation_name}").fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
+
+
+_CATEGORY = re.compile(r"^(?:[A-Z][a-z]+ )+Error: ")
+_POSITION = re.compile(r"^LINE \d+:|^\s*\^+\s*$")
+
+
+def error_message(text: str, *, lines: int = 3, keep_position: bool = True) -> str:
+    """An engine error for people: without its category (``Binder Error: ``), first ``lines``.
+
+    With ``keep_position=False`` the engine's ``LINE n:`` excerpt is dropped,
+    for callers that report the position in the user's own file instead.
+    """
+    kept = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    if not keep_position:
+        kept = [ln for ln in kept if not _POSITION.match(ln)]
+    if kept:
+        kept[0] = _CATEGORY.sub("", kept[0])
+    return "\n    ".join(kept[:lines])

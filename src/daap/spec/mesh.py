@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from daap.errors import SpecError
+from daap.errors import ConfigError, SpecError
 from daap.spec.diagnose import validate
 from daap.spec.product import DESCRIPTOR
 from daap.spec.yamlpos import YamlDoc, load_yaml
@@ -103,12 +103,22 @@ def find_products(workspace: Path) -> list[Path]:
 
 def _home(root: Path, env: Mapping[str, str]) -> Path:
     value = env.get(HOME_VARIABLE)
-    return Path(value).expanduser().absolute() if value else root / ".daap"
+    home = Path(value).expanduser().absolute() if value else root / ".daap"
+    if home.exists() and not home.is_dir():
+        source = f"{HOME_VARIABLE}={value}" if value else str(home)
+        raise ConfigError(f"{source} is not a folder", hint="daap keeps the mesh's state in that folder")
+    return home
 
 
 def _mesh_doc(root: Path, workspace: Path) -> YamlDoc | None:
+    """The parsed ``mesh.yaml``; a missing file, or one with only comments, means defaults."""
     path = root / MESH_FILE
-    return load_yaml(path, str(workspace / MESH_FILE)) if path.is_file() else None
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
+        return None
+    return load_yaml(path, str(workspace / MESH_FILE))
 
 
 def _metadata_url(doc: YamlDoc | None, home: Path) -> str:

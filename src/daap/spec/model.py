@@ -176,4 +176,7 @@ class ProductSpec:
         files = [self.descriptor_path, *(p.contract.path for p in self.output_ports)]
         if self.transformation is not None:
             files.append(self.transformation.path)
+        if self.transformation is not None and self.transformation.kind == "python":
+            # the transformation may import modules beside it
+            files += sorted(p for p in self.folder.glob("*.py") if p != self.transformation.path)
         return tuple(files)

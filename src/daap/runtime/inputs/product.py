@@ -19,10 +19,16 @@ def resolve_product(product: ProductSpec, port: InputPortSpec, upstream: Upstrea
     source = port.source
     assert isinstance(source, ProductSource)
     data = upstream(source)
-    if data is None:
-        wanted = f"version {source.version}" if source.version else "a published version"
+    if data is None and source.version:
         raise InputError(
-            f"reads {source.ref}, which has no {wanted}",
+            f"pins {source.ref} version {source.version}, which does not exist or has expired",
+            product=product.name,
+            port=port.name,
+            hint=f"pin a version listed by `daap snapshots {source.product}`, or remove the pin",
+        )
+    if data is None:
+        raise InputError(
+            f"reads {source.ref}, which has no published version",
             product=product.name,
             port=port.name,
             hint=f"build {source.product} first (daap build {source.product})",

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from daap.errors import DaapError, InputError, TransformError
-from daap.runtime.engine import quote
+from daap.runtime.engine import error_message, quote
 from daap.runtime.inputs import ResolvedInput
 from daap.spec.model import ProductSpec
 
@@ -84,7 +84,9 @@ def engine_error(
         for item in inputs:
             if any(str(f) == path for f in item.files):
                 return InputError(_describe_read_error(text, path), product=product.name, port=item.name)
-    return TransformError(_first_lines(text), product=product.name, location=location)
+    return TransformError(
+        error_message(text, keep_position=location is None), product=product.name, location=location
+    )
 
 
 def _describe_read_error(text: str, path: str) -> str:
@@ -103,15 +105,4 @@ def _describe_read_error(text: str, path: str) -> str:
 
 
 def first_line(text: str) -> str:
-    return _first_lines(text, 1)
-
-
-_CATEGORY = re.compile(r"^(?:[A-Z][a-z]+ )+Error: ")
-
-
-def _first_lines(text: str, count: int = 3) -> str:
-    """The engine's message without its category (``Invalid Input Error: ``)."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if lines:
-        lines[0] = _CATEGORY.sub("", lines[0])
-    return "\n    ".join(lines[:count])
+    return error_message(text, lines=1)

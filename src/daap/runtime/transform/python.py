@@ -8,8 +8,10 @@ several output ports.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -47,6 +49,10 @@ def _load(product: ProductSpec, path: Any, function: str) -> Any:
     if loader is None or loader.loader is None:
         raise TransformError(f"cannot load {path}", product=product.name)
     module = importlib.util.module_from_spec(loader)
+    # Modules beside the transformation are importable while it loads, and
+    # forgotten afterwards so the next build (or product) imports its own.
+    sys.path.insert(0, str(product.folder))
+    before = set(sys.modules)
     try:
         loader.loader.exec_module(module)
     except Exception as exc:
@@ -55,6 +61,9 @@ def _load(product: ProductSpec, path: Any, function: str) -> Any:
             product=product.name,
             location=_where(exc, str(path)),
         ) from exc
+    finally:
+        sys.path.remove(str(product.folder))
+        _forget_modules(set(sys.modules) - before, product.folder)
     found = getattr(module, function, None)
     if not callable(found):
         raise TransformError(
@@ -64,6 +73,13 @@ def _load(product: ProductSpec, path: Any, function: str) -> Any:
             hint="name the function in `transformation: {python: file.py, function: NAME}`",
         )
     return found
+
+
+def _forget_modules(names: set[str], folder: Path) -> None:
+    for name in names:
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        if origin and Path(origin).is_relative_to(folder):
+            del sys.modules[name]
 
 
 def _read_inputs(con: Any, product: ProductSpec, inputs: Sequence[ResolvedInput]) -> dict[str, pa.Table]:
