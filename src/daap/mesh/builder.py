@@ -122,7 +122,14 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
     ws.metadata.start_build(build_id, spec.name, fingerprint)
     try:
         candidate = build.prepare(
-            spec, inputs, ws.tables, build_id, fingerprint, ws.config.home / "tmp" / build_id, progress
+            spec,
+            inputs,
+            ws.tables,
+            build_id,
+            fingerprint,
+            ws.config.home / "tmp" / build_id,
+            progress,
+            memory_limit=ws.config.build_memory,
         )
     except BaseException as exc:
         ws.metadata.finish_build(build_id, "failed", str(exc))

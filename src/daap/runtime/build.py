@@ -100,13 +100,14 @@ def prepare(
     fingerprint: str,
     temp_dir: Path,
     progress: Progress = lambda _: None,
+    memory_limit: str | None = None,
 ) -> Candidate:
     """Transform, check against the contracts and stage the files of a new version.
 
     Raises:
         InputError, TransformError, ContractViolation: nothing is staged then.
     """
-    con = engine.connect(temp_dir)
+    con = engine.connect(temp_dir, config={"memory_limit": memory_limit} if memory_limit else None)
     staged: list[StagedPort] = []
     try:
         for item in inputs:
@@ -147,7 +148,12 @@ def _register_input(
 ) -> None:
     """Readers sniff their files when registered: a malformed file fails here."""
     try:
-        engine.register(con, item.name, item.relation)
+        try:
+            engine.register(con, item.name, item.relation)
+        except duckdb.BinderException as exc:
+            if item.fallback is None or "COLUMN_TYPES" not in str(exc):
+                raise
+            engine.register(con, item.name, item.fallback)
     except duckdb.Error as exc:
         error = engine_error(exc, product, inputs, None)
         if isinstance(error, InputError):

@@ -165,7 +165,9 @@ def write_port(con: Any, port: OutputPortSpec, directory: Path, rows: int) -> li
         f"CAST({quote(c.name)} AS {c.sql_type}) AS {quote(c.name)}" for c in port.contract.columns
     )
     query = f"SELECT {select} FROM {result_table(port.name)}"
-    options = "FORMAT parquet, COMPRESSION zstd"
+    # zstd level 1: what pyarrow (and so pyiceberg) writes; the default level costs
+    # 60% more time for a few percent of size.
+    options = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
     if rows > _PARALLEL_ROWS:
         con.execute(
             f"COPY ({query}) TO {literal(str(directory))} ({options}, PER_THREAD_OUTPUT true, OVERWRITE true)"

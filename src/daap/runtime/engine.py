@@ -43,6 +43,8 @@ def connect(temp_dir: Path | None = None, *, config: Mapping[str, Any] | None = 
     con = duckdb.connect(config=settings)
     # TimeZone needs the bundled ICU extension, which loads only after connecting
     con.execute("SET TimeZone = 'UTC'")
+    # no progress bar: it would draw on stdout, which belongs to --json and query output
+    con.execute("SET enable_progress_bar = false")
     return con
 
 

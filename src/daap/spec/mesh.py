@@ -13,6 +13,7 @@ in layers: built-in defaults, then ``mesh.yaml``, then the environment::
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ from daap.spec.yamlpos import YamlDoc, load_yaml
 
 MESH_FILE = "mesh.yaml"
 HOME_VARIABLE = "DAAP_HOME"
+MEMORY_VARIABLE = "DAAP_BUILD_MEMORY"
+#: the engine's size syntax: 512MB, 4GB, 1.5GiB
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 #: folders never searched for products, besides hidden ones
 SKIPPED = frozenset({"node_modules", "__pycache__"})
 #: accepted spellings of a PostgreSQL URL scheme; all are stored as ``postgresql``
@@ -47,6 +51,8 @@ class MeshConfig:
     catalog_url: str
     warehouse: Path
     name: str | None = None
+    #: the engine's memory limit in builds; past it, work spills to ``<home>/tmp``
+    build_memory: str = "4GB"
 
 
 class MeshFile(BaseModel):
@@ -57,6 +63,7 @@ class MeshFile(BaseModel):
     name: str | None = None
     metadata: str = "sqlite"
     warehouse: str | None = None
+    buildMemory: str | None = None
 
 
 def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
@@ -75,6 +82,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
     doc = _mesh_doc(root, workspace)
     settings = (validate(MeshFile, doc) if doc else None) or MeshFile()
     metadata = _metadata_url(doc, home)
+    memory = _build_memory(doc, env, settings.buildMemory)
     if doc is not None and doc.diagnostics:
         raise SpecError(doc.diagnostics)
     return MeshConfig(
@@ -84,6 +92,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
         catalog_url=_catalog_url(metadata, home),
         warehouse=_warehouse(root, home, settings.warehouse),
         name=settings.name,
+        build_memory=memory,
     )
 
 
@@ -133,6 +142,31 @@ def _metadata_url(doc: YamlDoc | None, home: Path) -> str:
     assert doc is not None
     doc.report(("metadata",), f"metadata must be 'sqlite' or a postgresql:// URL, got {value!r}")
     return sqlite
+
+
+def _build_memory(doc: YamlDoc | None, env: Mapping[str, str], value: str | None) -> str:
+    """``DAAP_BUILD_MEMORY`` over ``buildMemory`` over a quarter of the machine's memory."""
+    if env.get(MEMORY_VARIABLE):
+        chosen = env[MEMORY_VARIABLE].strip()
+        if not _SIZE.match(chosen):
+            raise ConfigError(
+                f"{MEMORY_VARIABLE}={chosen!r} is not a size", hint="write it like 512MB, 4GB or 1.5GiB"
+            )
+        return chosen
+    if value is not None:
+        if _SIZE.match(value.strip()):
+            return value.strip()
+        assert doc is not None
+        doc.report(("buildMemory",), f"buildMemory {value!r} is not a size (write it like 512MB or 4GB)")
+    return _quarter_of_memory()
+
+
+def _quarter_of_memory() -> str:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return "4GB"
+    return f"{max(total // 4 // 2**20, 256)}MB"
 
 
 def _catalog_url(metadata: str, home: Path) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from daap.errors import SpecError
+from daap.errors import ConfigError, SpecError
 from daap.spec import MeshConfig, find_products, load_mesh_config
 
 
@@ -25,7 +26,21 @@ def test_defaults_without_mesh_yaml(tmp_path: Path) -> None:
         catalog_url=f"sqlite:///{home}/catalog.db",
         warehouse=home / "warehouse",
         name=None,
+        build_memory=config.build_memory,
     )
+    quarter = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 // 2**20
+    assert config.build_memory == f"{quarter}MB"
+
+
+def test_build_memory_from_mesh_yaml_then_environment(tmp_path: Path) -> None:
+    (tmp_path / "mesh.yaml").write_text("buildMemory: 2GB\n")
+    assert load_mesh_config(tmp_path, env={}).build_memory == "2GB"
+    assert load_mesh_config(tmp_path, env={"DAAP_BUILD_MEMORY": "512MB"}).build_memory == "512MB"
+    with pytest.raises(ConfigError, match="DAAP_BUILD_MEMORY='lots' is not a size"):
+        load_mesh_config(tmp_path, env={"DAAP_BUILD_MEMORY": "lots"})
+    (tmp_path / "mesh.yaml").write_text("name: x\nbuildMemory: two gigs\n")
+    with pytest.raises(SpecError, match=r"mesh.yaml:2:\d+: buildMemory 'two gigs' is not a size"):
+        load_mesh_config(tmp_path, env={})
 
 
 def test_daap_home_moves_all_state(tmp_path: Path) -> None:

@@ -35,6 +35,8 @@ class ResolvedInput:
     files: tuple[Path, ...] = field(default=())
     upstream_version: int | None = None
     upstream_ref: str | None = None
+    #: read this instead when ``relation`` cannot bind (a typed column is missing)
+    fallback: Relation | None = None
 
 
 @dataclass(frozen=True)
