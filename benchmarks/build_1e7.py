@@ -35,6 +35,8 @@ from benchmarks.runner import (
 
 NAME = "build_1e7"
 COPIES_GOAL = 2.0
+#: a small engine memory limit, to show the build's peak follows it and not the data
+CAPPED = "1GB"
 MB = 1e6
 _MARK = "phases: "
 LAUNCHER = (
@@ -48,7 +50,7 @@ BASELINE = (
 )
 
 
-def child(cmd: list[str], cwd: Path) -> tuple[Sample, bytes]:
+def child(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[Sample, bytes]:
     """Run ``cmd``; its wall time, its peak RSS in bytes (``extra['rss']``) and its stdout.
 
     A fresh small Python launches ``cmd`` and reads its ``ru_maxrss``: Linux
@@ -57,7 +59,7 @@ def child(cmd: list[str], cwd: Path) -> tuple[Sample, bytes]:
     """
     report = cwd / "launcher.txt"
     launch = [python(), "-c", LAUNCHER, str(report), *cmd]
-    done = subprocess.run(launch, cwd=cwd, env=subprocess_env(), capture_output=True)
+    done = subprocess.run(launch, cwd=cwd, env={**subprocess_env(), **(env or {})}, capture_output=True)
     if done.returncode != 0:
         raise RuntimeError(f"{cmd[:4]} exited {done.returncode}: {done.stderr.decode()[-2000:]}")
     max_rss_kib, seconds = report.read_text().split()
@@ -123,9 +125,9 @@ def run(settings: Settings) -> Outcome:
     root = work / "ws"
     log(f"{NAME}: {rows:,} rows, {reps} repetitions (+1 warm-up) each, in child processes")
 
-    def ours() -> Sample:
+    def ours(env: dict[str, str] | None = None) -> Sample:
         data.workspace(root, csv)
-        sample, stdout = child([python(), "-m", "daap", "-w", str(root), "build", "--json"], work)
+        sample, stdout = child([python(), "-m", "daap", "-w", str(root), "build", "--json"], work, env)
         [result] = json.loads(stdout)
         if result["status"] != "published":
             raise RuntimeError(f"daap build did not publish: {result['message']}")
@@ -136,6 +138,7 @@ def run(settings: Settings) -> Outcome:
 
     work.mkdir(parents=True, exist_ok=True)
     mine, theirs = alternate(ours, baseline, reps)
+    capped = ours({"DAAP_BUILD_MEMORY": CAPPED})
     idle = child([python(), "-m", "daap", "--version"], work)[0].extra["rss"]
     arrow = arrow_bytes(_files(root))
     peak = max(s.extra["rss"] for s in mine)
@@ -164,6 +167,16 @@ def run(settings: Settings) -> Outcome:
                 note=f"ratio = copies of the data the build holds at peak (max of {reps}), above the "
                 f"{idle / MB:,.0f} MB of an idle `daap --version`; whole process {peak / MB:,.0f} MB = "
                 f"{peak / arrow:.2f} copies = {peak / MB / csv_mb:.2f}x the {csv_mb:,.0f} MB CSV",
+            ),
+            Measure(
+                NAME,
+                f"peak RSS above idle, buildMemory {CAPPED} / data",
+                (capped.extra["rss"] - idle) / MB,
+                arrow / MB,
+                "MB",
+                note=f"one build with DAAP_BUILD_MEMORY={CAPPED}: {capped.seconds:.2f} s "
+                f"(vs {median(mine):.2f} s uncapped); past the limit the engine spills to disk, "
+                "so the peak follows the limit, not the size of the data",
             ),
             Measure(
                 NAME,
