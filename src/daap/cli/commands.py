@@ -5,25 +5,28 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from daap.cli import output
 from daap.cli.main import cli, handle_errors
 from daap.errors import QueryError, SpecError, UsageError
-from daap.mesh import retention
-from daap.mesh.builder import BuildOutcome, build_mesh
-from daap.mesh.workspace import At, Workspace
-from daap.query.engine import AtSpec, QueryEngine
-from daap.spec import load_product
-from daap.spec.model import RetentionPolicy
-from daap.spec.scaffold import scaffold
+
+# The library is imported inside each command, so `daap --help` and every
+# command start without loading what they do not use.
+if TYPE_CHECKING:
+    from daap.mesh.builder import BuildOutcome
+    from daap.mesh.workspace import At, Workspace
+    from daap.query.engine import AtSpec
+    from daap.spec.model import RetentionPolicy
 
 PRODUCT_TYPES = ("raw", "derived", "algorithm", "hybrid", "composite")
 
 
 def _workspace(ctx: click.Context) -> Workspace:
+    from daap.mesh.workspace import Workspace
+
     return Workspace.open(ctx.obj)
 
 
@@ -41,6 +44,9 @@ def _workspace(ctx: click.Context) -> Workspace:
 @handle_errors
 def init(name: str, product_type: str, domain: str | None, parent: Path) -> None:
     """Create a product folder NAME that builds as it stands."""
+    from daap.spec import load_product
+    from daap.spec.scaffold import scaffold
+
     folder = parent / name
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(f"{folder} already exists and is not empty", hint="choose another NAME or --dir")
@@ -63,6 +69,8 @@ def init(name: str, product_type: str, domain: str | None, parent: Path) -> None
 @handle_errors
 def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     """Check product folders (default: all in the workspace) without building."""
+    from daap.spec import load_product
+
     folders = list(paths) or _workspace(ctx).product_folders()
     results: list[dict[str, Any]] = []
     for folder in folders:
@@ -94,6 +102,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
 @handle_errors
 def build(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     """Build products (default: all in the workspace) in dependency order."""
+    from daap.mesh.builder import build_mesh
+
     ws = _workspace(ctx)
     try:
         with output.progress(not as_json) as report:
@@ -152,6 +162,8 @@ def _outcome_json(o: BuildOutcome) -> dict[str, Any]:
 @handle_errors
 def query(ctx: click.Context, sql: str, at_values: tuple[str, ...], fmt: str, out_path: Path | None) -> None:
     """Run a read-only SQL query; each output port is the table <product>.<port>."""
+    from daap.query.engine import QueryEngine
+
     if fmt == "parquet" and out_path is None:
         raise QueryError("--format parquet writes a file: add -o FILE")
     ws = _workspace(ctx)
@@ -260,6 +272,8 @@ def expire(
     The latest version and versions another product pins are always kept.
     Expired versions are no longer readable; their files are deleted.
     """
+    from daap.mesh import retention
+
     ws = _workspace(ctx)
     try:
         ws.version(product)
@@ -276,6 +290,9 @@ def expire(
 
 
 def _policy(ws: Workspace, product: str, keep: int | None, older_than: float | None) -> RetentionPolicy:
+    from daap.spec import load_product
+    from daap.spec.model import RetentionPolicy
+
     if keep is not None or older_than is not None:
         return RetentionPolicy(keep_versions=keep, max_age_days=older_than)
     for folder in ws.product_folders():

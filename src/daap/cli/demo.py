@@ -11,9 +11,6 @@ import click
 from daap.cli import output
 from daap.cli.main import cli, handle_errors
 from daap.errors import ConfigError
-from daap.mesh.builder import build_mesh
-from daap.mesh.workspace import Workspace
-from daap.query.engine import QueryEngine
 
 DEMO = Path("examples") / "streaming-media"
 
@@ -57,6 +54,10 @@ def find_demo(start: Path) -> Path:
 @handle_errors
 def demo(path: Path | None, days: int) -> None:
     """Generate the streaming-media demo mesh, build it and query it."""
+    from daap.mesh.builder import build_mesh
+    from daap.mesh.workspace import Workspace
+    from daap.query.engine import QueryEngine
+
     root = path or find_demo(Path.cwd())
     _generate(root, days)
     ws = Workspace.open(root)

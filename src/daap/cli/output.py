@@ -13,14 +13,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from daap.mesh.builder import BuildOutcome
+if TYPE_CHECKING:
+    from daap.mesh.builder import BuildOutcome
 
 # Piped output is not squeezed to 80 columns: tables stay readable in files and logs.
 _PIPE_WIDTH = shutil.get_terminal_size((160, 24)).columns

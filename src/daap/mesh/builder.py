@@ -25,6 +25,7 @@ from daap.mesh.metadata import PortState
 from daap.mesh.workspace import Workspace
 from daap.runtime import build
 from daap.runtime.inputs import resolve_inputs
+from daap.runtime.storage import FilePlan
 from daap.spec.model import ProductSpec
 
 Status = Literal["published", "unchanged", "failed", "skipped"]
@@ -139,7 +140,12 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
     build.crash_point("committing")
     progress("commit")
     snapshots = build.commit(candidate, ws.tables)
-    version = ws.metadata.publish(build_id, _port_states(candidate, snapshots), candidate.inputs)
+    states = _port_states(candidate, snapshots)
+    version = ws.metadata.publish(build_id, states, candidate.inputs)
+    for staged in candidate.ports:
+        # the files just committed are the snapshot's plan: first queries need no catalog
+        plan = FilePlan(tuple(str(f.resolve()) for f in staged.files))
+        ws.plans.put(staged.table, states[staged.port].snapshot_ids[-1], plan)
     return BuildOutcome(
         spec.name,
         spec.folder,
