@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -246,3 +247,26 @@ def test_empty_mesh_yaml_means_defaults(mesh):
     (mesh.root / "mesh.yaml").write_text("# nothing configured yet\n")
     raw_orders(mesh)
     assert mesh.build_ok()[0].version == 1
+
+
+def test_contract_evolution_keeps_each_version_with_its_own_columns(mesh):
+    raw_orders(mesh)
+    mesh.build_ok()
+    wider = [*ORDERS, ("note", "string")]
+    mesh.product(
+        "orders",
+        wider,
+        pk=["order_id"],
+        inputs={"src": {"path": "data/*.csv"}},
+        files={"data/orders.csv": "order_id,customer,amount,note\n1,ann,10.50,hi\n"},
+    )
+    mesh.build_ok()
+    narrower = [("order_id", "integer"), ("customer", "string")]
+    mesh.product("orders", narrower, pk=["order_id"], inputs={"src": {"path": "data/*.csv"}})
+    mesh.build_ok()
+    first = mesh.query("SELECT * FROM orders.orders ORDER BY 1", at=1)
+    assert list(first[0]) == ["order_id", "customer", "amount"] and len(first) == 3
+    assert mesh.query("SELECT * FROM orders.orders", at=2) == [
+        {"order_id": 1, "customer": "ann", "amount": Decimal("10.50"), "note": "hi"}
+    ]
+    assert mesh.query("SELECT * FROM orders.orders", at=3) == [{"order_id": 1, "customer": "ann"}]
