@@ -31,6 +31,7 @@ class QueryResult:
     reader: pa.RecordBatchReader
     versions: dict[str, int] = field(default_factory=dict)
     _con: Any = None
+    from_cache: bool = False
 
     @property
     def schema(self) -> pa.Schema:
@@ -52,7 +53,7 @@ class QueryEngine:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
-    def execute(self, sql: str, at: AtSpec = None) -> QueryResult:
+    def execute(self, sql: str, at: AtSpec = None, params: Any = ()) -> QueryResult:
         """Run a read-only query.
 
         Raises:
@@ -62,14 +63,27 @@ class QueryEngine:
         """
         refs = check_query(sql)
         ports = [self.ws.port_data(r.product, r.port, _at_for(at, r)) for r in refs]
+        return self.run(sql, ports, params)
+
+    def run(self, sql: str, ports: list[PortData], params: Any = ()) -> QueryResult:
+        """Run checked ``sql`` over ``ports`` (already resolved to versions)."""
         con = self._connect(ports)
         try:
-            reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+            reader = con.sql(sql, params=params or None).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
             con.close()
             raise QueryError(engine.error_message(str(exc), lines=4)) from exc
         versions = {p.product: p.version.version for p in ports}
         return QueryResult(reader=reader, versions=versions, _con=con)
+
+    def relation_schema(self, relation: engine.Relation) -> pa.Schema:
+        """Columns of a port's relation, from file metadata only."""
+        con = engine.connect()
+        try:
+            engine.register(con, "t", relation)
+            return con.sql("SELECT * FROM t LIMIT 0").to_arrow_table().schema
+        finally:
+            con.close()
 
     def _connect(self, ports: list[PortData]) -> Any:
         con = engine.connect()

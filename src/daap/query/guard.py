@@ -10,6 +10,7 @@ access switched off, so the guard is not the only line of defence.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sqlglot
@@ -42,6 +43,15 @@ def check_query(sql: str) -> tuple[PortRef, ...]:
         QueryRefused: not a read-only query, or it touches files or settings.
         QueryError: it does not parse.
     """
+    return parse_query(sql)[1]
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_query(sql: str) -> tuple[exp.Query, tuple[PortRef, ...]]:
+    """:func:`check_query`, also returning the parsed tree (cached: servers repeat queries).
+
+    The tree is shared between callers: copy it before changing it.
+    """
     tree = _parse(sql)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     refs: list[PortRef] = []
@@ -55,7 +65,17 @@ def check_query(sql: str) -> tuple[PortRef, ...]:
             raise QueryRefused(
                 f"function {func.sql('duckdb').split('(')[0]} is not allowed: queries read product ports only"
             )
-    return tuple(refs)
+    return tree, tuple(refs)
+
+
+def parameters(tree: exp.Query) -> list[str] | int:
+    """The query's parameters: names for ``$name`` style, else the count of ``?`` / ``$1``."""
+    found = list(tree.find_all(exp.Placeholder))
+    names = [str(p.this) for p in found if p.this is not None and not str(p.this).isdigit()]
+    if names:
+        return list(dict.fromkeys(names))
+    numbered = [int(str(p.this)) for p in found if p.this is not None]
+    return max(numbered) if numbered else len(found)
 
 
 def _parse(sql: str) -> exp.Query:

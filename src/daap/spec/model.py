@@ -136,6 +136,33 @@ class RetentionPolicy:
 
 
 @dataclass(frozen=True)
+class QueryParameter:
+    """A typed parameter of a named query, bound (never spliced) as ``$name``."""
+
+    name: str
+    logical_type: str
+    sql_type: str
+    description: str | None = None
+    required: bool = True
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """A documented query a product offers, callable on every protocol.
+
+    ``sql`` reads the product's ports as ``<product>.<port>`` and refers to its
+    parameters as ``$name``; ``examples`` are parameter sets that work.
+    """
+
+    name: str
+    sql: str
+    description: str | None = None
+    parameters: tuple[QueryParameter, ...] = ()
+    examples: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
 class Persona:
     name: str
     description: str | None = None
@@ -163,6 +190,10 @@ class ProductSpec:
     team: str | None = None
     tags: tuple[str, ...] = ()
     retention: RetentionPolicy | None = None
+    queries: tuple[NamedQuery, ...] = ()
+
+    def query(self, name: str) -> NamedQuery | None:
+        return next((q for q in self.queries if q.name == name), None)
 
     def output_port(self, name: str) -> OutputPortSpec | None:
         return next((p for p in self.output_ports if p.name == name), None)

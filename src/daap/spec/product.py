@@ -199,6 +199,7 @@ def _spec(
         team=team.get("name"),
         tags=tuple(data.get("tags") or ()),
         retention=settings.retention,
+        queries=settings.queries,
     )
 
 

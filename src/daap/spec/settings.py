@@ -25,13 +25,17 @@ from pydantic import BaseModel, ConfigDict
 
 from daap.spec.diagnose import path_problem, suggest, validate
 from daap.spec.model import (
+    IDENTIFIER,
     KNOWN_TYPES,
     SUPPORTED_TYPES,
+    NamedQuery,
     Persona,
     ProductType,
+    QueryParameter,
     RetentionPolicy,
     TransformSpec,
 )
+from daap.spec.types import TypeMappingError, sql_type
 from daap.spec.yamlpos import Loc, YamlDoc, kind
 
 #: file extension → transformation kind, for the string shorthand
@@ -52,6 +56,22 @@ class PersonaValue(_Value):
 class RetentionValue(_Value):
     keepVersions: int | None = None
     maxAgeDays: float | None = None
+
+
+class ParameterValue(_Value):
+    name: str
+    type: str
+    description: str | None = None
+    required: bool = True
+    default: str | int | float | bool | None = None
+
+
+class QueryValue(_Value):
+    name: str
+    sql: str
+    description: str | None = None
+    parameters: list[ParameterValue] = []
+    examples: list[dict[str, str | int | float | bool | None]] = []
 
 
 class TransformValue(_Value):
@@ -75,6 +95,7 @@ class Settings:
     #: productType was given but is not a type daap can build (already reported)
     type_invalid: bool = False
     retention: RetentionPolicy | None = None
+    queries: tuple[NamedQuery, ...] = ()
 
 
 def daap_properties(doc: YamlDoc, loc: Loc, known: Collection[str]) -> Iterator[tuple[str, Loc]]:
@@ -168,6 +189,56 @@ def _retention(settings: Settings, doc: YamlDoc, loc: Loc) -> None:
     settings.retention = RetentionPolicy(parsed.keepVersions, parsed.maxAgeDays)
 
 
+def _queries(settings: Settings, doc: YamlDoc, loc: Loc) -> None:
+    """The query catalog: ``[{name, sql, description, parameters: [{name, type}], examples}]``."""
+    value = doc.get(loc)
+    if not isinstance(value, list):
+        doc.report(loc, f"queries must be a list, got {kind(value)}")
+        return
+    found: list[NamedQuery] = []
+    for index in range(len(value)):
+        parsed = validate(QueryValue, doc, (*loc, index), "query")
+        if parsed is not None:
+            query = _named_query(doc, (*loc, index), parsed, {q.name for q in found})
+            if query is not None:
+                found.append(query)
+    settings.queries = tuple(found)
+
+
+def _named_query(doc: YamlDoc, loc: Loc, parsed: QueryValue, taken: set[str]) -> NamedQuery | None:
+    ok = True
+    if not IDENTIFIER.match(parsed.name) or parsed.name in taken:
+        why = "is used twice" if parsed.name in taken else f"must match {IDENTIFIER.pattern}"
+        doc.report((*loc, "name"), f"query name {parsed.name!r} {why}")
+        ok = False
+    parameters = []
+    for index, param in enumerate(parsed.parameters):
+        try:
+            parameters.append(
+                QueryParameter(
+                    param.name,
+                    param.type,
+                    sql_type(param.type),
+                    param.description,
+                    param.required and param.default is None,
+                    param.default,
+                )
+            )
+        except TypeMappingError as exc:
+            doc.report((*loc, "parameters", index, "type"), exc.message)
+            ok = False
+    declared = {p.name for p in parameters}
+    for index, example in enumerate(parsed.examples):
+        unknown = set(example) - declared
+        if unknown:
+            doc.report((*loc, "examples", index), f"example sets unknown parameter(s) {sorted(unknown)}")
+            ok = False
+    if not ok:
+        return None
+    examples = tuple(dict(e) for e in parsed.examples)
+    return NamedQuery(parsed.name, parsed.sql, parsed.description, tuple(parameters), examples)
+
+
 @dataclass(frozen=True)
 class _Ref:
     """A transformation as written, before its file is checked."""
@@ -251,4 +322,5 @@ PARSERS: dict[str, SettingParser] = {
     "consumerPersonas": _personas,
     "transformation": _transformation,
     "retention": _retention,
+    "queries": _queries,
 }

@@ -1,0 +1,234 @@
+"""The one query path every protocol uses.
+
+A :class:`QueryRequest` (SQL, parameters, a version or time, the caller) goes
+through the read-only guard, the policy rewrite hook, version resolution and
+the result cache, then DuckDB, and comes back as Arrow record batches. REST,
+GraphQL, Flight SQL, the PostgreSQL wire protocol and the CLI all call
+:meth:`QueryService.execute`; none of them talks to DuckDB itself, so every
+protocol sees the same data under the same rules.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from daap.errors import NotFound, QueryError
+from daap.mesh.workspace import Workspace
+from daap.query.cache import ResultCache
+from daap.query.engine import AtSpec, QueryEngine, QueryResult
+from daap.query.guard import PortRef, parameters, parse_query
+from daap.query.named import bind_arguments
+from daap.spec.model import NamedQuery, ProductSpec
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks. Policies (row filters, masks) key on it; ``fingerprint`` names its policy."""
+
+    name: str = "local"
+    fingerprint: str = "unrestricted"
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    sql: str
+    params: Params = ()
+    at: AtSpec = None
+    caller: Caller = field(default_factory=Caller)
+
+
+#: a policy rewrite: (parsed query, the ports it reads, the caller) -> the query to run
+Rewrite = Callable[[exp.Query, tuple[PortRef, ...], Caller], exp.Query]
+
+
+def no_rewrite(tree: exp.Query, refs: tuple[PortRef, ...], caller: Caller) -> exp.Query:
+    return tree
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    type: pa.DataType
+    nullable: bool = True
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A published output port as a table: what catalogs and schemas are built from."""
+
+    product: str
+    port: str
+    version: int
+    columns: tuple[ColumnInfo, ...]
+    description: str | None = None
+
+
+class QueryService:
+    """Runs requests for every protocol; safe to share between threads."""
+
+    def __init__(self, ws: Workspace, *, cache_bytes: int = 256 << 20, rewrite: Rewrite = no_rewrite) -> None:
+        self.ws = ws
+        self.engine = QueryEngine(ws)
+        self.cache = ResultCache(cache_bytes)
+        self.rewrite = rewrite
+        self._lock = threading.RLock()
+
+    def execute(self, request: QueryRequest) -> QueryResult:
+        """Run ``request``; results small enough are cached.
+
+        Raises:
+            QueryRefused, NotFound, QueryError: with the protocol-independent message.
+        """
+        tree, refs = parse_query(request.sql)
+        with self._lock:  # one metadata connection serves the version lookups
+            ports = [self.ws.port_data(r.product, r.port, _at_for(request.at, r)) for r in refs]
+        versions = {f"{p.product}.{p.port}": p.version.version for p in ports}
+        rewritten = self.rewrite(tree, refs, request.caller)
+        sql = request.sql if rewritten is tree else rewritten.sql("duckdb")
+        key = (tree.sql("duckdb"), _freeze(request.params), request.caller.fingerprint, _freeze(versions))
+        cached = self.cache.get(key) if self.cache.capacity else None
+        if cached is not None:
+            return QueryResult(
+                pa.RecordBatchReader.from_batches(cached.schema, cached.to_batches()),
+                _by_product(versions),
+                from_cache=True,
+            )
+        result = self.engine.run(sql, ports, request.params)
+        return QueryResult(self._caching(result.reader, key), _by_product(versions), _con=result._con)
+
+    def schema(self, request: QueryRequest) -> pa.Schema:
+        """The result's columns without reading data (prepared statements): parameters as NULL."""
+        tree, _ = parse_query(request.sql)
+        params = _null_params(request.params) if request.params else _nulls_for(parameters(tree))
+        probe = f"SELECT * FROM ({request.sql.strip().rstrip(';')}) AS q LIMIT 0"
+        result = self.execute(QueryRequest(probe, params, request.at, request.caller))
+        try:
+            return result.schema
+        finally:
+            result.close()
+
+    def _caching(self, reader: pa.RecordBatchReader, key: Any) -> pa.RecordBatchReader:
+        """Pass batches through; keep the whole result if it stays under the entry limit."""
+        limit = self.cache.max_entry
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            kept: list[pa.RecordBatch] | None = []
+            size = 0
+            for batch in reader:
+                if kept is not None:
+                    size += batch.nbytes
+                    kept = [*kept, batch] if size <= limit else None
+                yield batch
+            if kept is not None:
+                self.cache.put(key, pa.Table.from_batches(kept, reader.schema))
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    # -- named queries and tables ------------------------------------------------
+
+    def named(
+        self,
+        product: str,
+        name: str,
+        args: Mapping[str, Any],
+        at: AtSpec = None,
+        caller: Caller | None = None,
+    ) -> QueryRequest:
+        """The request for a product's named query with ``args`` checked and typed.
+
+        Raises:
+            NotFound: no such product or query.
+            QueryError: a missing, unknown or mistyped argument.
+        """
+        query = self.named_query(product, name)
+        return QueryRequest(query.sql, bind_arguments(query, args), at, caller or Caller())
+
+    def named_query(self, product: str, name: str) -> NamedQuery:
+        spec = self.product_spec(product)
+        query = spec.query(name)
+        if query is None:
+            known = ", ".join(q.name for q in spec.queries) or "none"
+            raise NotFound(f"{product} has no named query {name!r} (queries: {known})")
+        return query
+
+    def product_spec(self, product: str) -> ProductSpec:
+        for spec in self.products():
+            if spec.name == product:
+                return spec
+        raise NotFound(f"no product {product!r} in the workspace")
+
+    def products(self) -> list[ProductSpec]:
+        """The workspace's products whose descriptors are valid."""
+        specs = []
+        for folder in self.ws.product_folders():
+            try:
+                specs.append(self.ws.load(folder))
+            except QueryError:
+                continue
+            except Exception:  # an invalid product is not served; its build reports why
+                continue
+        return specs
+
+    def tables(self) -> list[TableInfo]:
+        """Every published output port, at its latest version, with its columns."""
+        specs = {s.name: s for s in self.products()}
+        found = []
+        with self._lock:
+            published = self.ws.metadata.products()
+        for product in published:
+            spec = specs.get(product)
+            for port in sorted(self.ws.version(product).ports):
+                found.append(self.table(product, port, spec))
+        return found
+
+    def table(self, product: str, port: str, spec: ProductSpec | None = None, at: AtSpec = None) -> TableInfo:
+        with self._lock:
+            data = self.ws.port_data(product, port, _at_for(at, PortRef(product, port)))
+        schema = self.engine.relation_schema(data.relation)
+        output = spec.output_port(port) if spec else None
+        contract = output.contract if output else None
+        columns = []
+        for f in schema:
+            column = contract.column(f.name) if contract else None
+            required = column is not None and (column.required or column.primary_key)
+            description = column.description if column else None
+            columns.append(ColumnInfo(f.name, f.type, not required, description))
+        description = output.description if output else None
+        return TableInfo(product, port, data.version.version, tuple(columns), description)
+
+
+def _at_for(at: AtSpec, ref: PortRef) -> Any:
+    if isinstance(at, Mapping):
+        return at.get(ref.product)
+    return at
+
+
+def _by_product(versions: Mapping[str, int]) -> dict[str, int]:
+    return {ref.split(".", 1)[0]: v for ref, v in versions.items()}
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _nulls_for(found: list[str] | int) -> Params:
+    return {name: None for name in found} if isinstance(found, list) else [None] * found
+
+
+def _null_params(params: Params) -> Params:
+    if isinstance(params, Mapping):
+        return {k: None for k in params}
+    return [None] * len(params)
