@@ -183,11 +183,10 @@ class QueryService:
         specs = {s.name: s for s in self.products()}
         found = []
         with self._lock:
-            published = self.ws.metadata.products()
-        for product in published:
-            spec = specs.get(product)
-            for port in sorted(self.ws.version(product).ports):
-                found.append(self.table(product, port, spec))
+            published = {p: sorted(self.ws.version(p).ports) for p in self.ws.metadata.products()}
+        for product, ports in published.items():
+            for port in ports:
+                found.append(self.table(product, port, specs.get(product)))
         return found
 
     def table(self, product: str, port: str, spec: ProductSpec | None = None, at: AtSpec = None) -> TableInfo:
