@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import build_1e7, build_raw_csv, query_aggregate
+from benchmarks import build_1e7, build_raw_csv, query_aggregate, rest_latency
 from benchmarks.data import WORK
 from benchmarks.runner import Outcome, Settings, log, machine, report, save_json
 
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     build_raw_csv.NAME: build_raw_csv.run,
     query_aggregate.NAME: query_aggregate.run,
     build_1e7.NAME: build_1e7.run,
+    rest_latency.NAME: rest_latency.run,
 }
 
 

@@ -103,7 +103,12 @@ class QueryService:
                 from_cache=True,
             )
         result = self.engine.run(sql, ports, request.params)
-        return QueryResult(self._caching(result.reader, key), _by_product(versions), _con=result._con)
+        return QueryResult(
+            self._caching(result.reader, key),
+            _by_product(versions),
+            _con=result._con,
+            _release=result._release,
+        )
 
     def schema(self, request: QueryRequest) -> pa.Schema:
         """The result's columns without reading data (prepared statements): parameters as NULL."""
