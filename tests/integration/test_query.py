@@ -73,3 +73,8 @@ def test_engine_cannot_read_outside_the_warehouse_even_past_the_guard(two_versio
         con.execute("SET enable_external_access = true")
     con.close()
     ws.close()
+
+
+def test_three_part_names_in_the_daap_catalog(two_versions):
+    mesh, _ = two_versions
+    assert mesh.query("SELECT count(*) AS n FROM daap.t.t") == [{"n": 2}]

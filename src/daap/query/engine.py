@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from daap.errors import QueryError
 from daap.mesh.workspace import At, PortData, Workspace
-from daap.query.guard import PortRef, check_query
+from daap.query.guard import PortRef, needs_rewrite, parse_query
 from daap.runtime import engine
 
 #: one version or time for every product, or per product (missing = latest)
@@ -82,9 +82,9 @@ class QueryEngine:
             NotFound: an unknown product, port or version.
             QueryError: the engine rejected the query (message says where).
         """
-        refs = check_query(sql)
+        tree, refs = parse_query(sql)
         ports = [self.ws.port_data(r.product, r.port, _at_for(at, r)) for r in refs]
-        return self.run(sql, ports, params)
+        return self.run(tree.sql("duckdb") if needs_rewrite(tree) else sql, ports, params)
 
     def run(self, sql: str, ports: list[PortData], params: Any = ()) -> QueryResult:
         """Run checked ``sql`` over ``ports`` (already resolved to versions)."""

@@ -24,6 +24,16 @@ _SAFE_TABLE_FUNCTIONS = (exp.GenerateSeries, exp.Unnest, exp.ExplodingGenerateSe
 _DENIED_FUNCTIONS = {"getenv", "current_setting", "read_text", "read_blob", "glob", "sniff_csv"}
 
 
+#: the one catalog daap shows to SQL clients; `daap.product.port` means `product.port`
+CATALOG = "daap"
+NORMALISED = "daap_normalised"
+
+
+def needs_rewrite(tree: exp.Query) -> bool:
+    """Whether the parsed tree differs from the SQL text (a ``daap.`` catalog was dropped)."""
+    return any(t.meta.get(NORMALISED) for t in tree.find_all(exp.Table))
+
+
 @dataclass(frozen=True)
 class PortRef:
     product: str
@@ -103,8 +113,14 @@ def _table_ref(table: exp.Table, ctes: set[str]) -> PortRef | None:
             return None
         call = table.this.sql("duckdb").split("(")[0]
         raise QueryRefused(f"table function {call} is not allowed: queries read product ports only")
-    if table.catalog:
-        raise QueryRefused(f"table {table.sql('duckdb')}: use <product>.<port>, without a catalog")
+    if table.catalog.lower() == CATALOG:
+        # Flight SQL and PostgreSQL clients see one catalog, "daap", and may name it
+        table.set("catalog", None)
+        table.meta[NORMALISED] = True
+    elif table.catalog:
+        raise QueryRefused(
+            f"table {table.sql('duckdb')}: use <product>.<port> (or {CATALOG}.<product>.<port>)"
+        )
     if not table.db:
         if table.name in ctes:
             return None

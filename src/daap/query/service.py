@@ -22,7 +22,7 @@ from daap.errors import NotFound, QueryError
 from daap.mesh.workspace import Workspace
 from daap.query.cache import ResultCache
 from daap.query.engine import AtSpec, QueryEngine, QueryResult
-from daap.query.guard import PortRef, parameters, parse_query
+from daap.query.guard import PortRef, needs_rewrite, parameters, parse_query
 from daap.query.named import bind_arguments
 from daap.spec.model import NamedQuery, ProductSpec
 
@@ -93,7 +93,7 @@ class QueryService:
             ports = [self.ws.port_data(r.product, r.port, _at_for(request.at, r)) for r in refs]
         versions = {f"{p.product}.{p.port}": p.version.version for p in ports}
         rewritten = self.rewrite(tree, refs, request.caller)
-        sql = request.sql if rewritten is tree else rewritten.sql("duckdb")
+        sql = request.sql if rewritten is tree and not needs_rewrite(tree) else rewritten.sql("duckdb")
         key = (tree.sql("duckdb"), _freeze(request.params), request.caller.fingerprint, _freeze(versions))
         cached = self.cache.get(key) if self.cache.capacity else None
         if cached is not None:

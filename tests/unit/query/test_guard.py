@@ -36,7 +36,7 @@ def test_ctes_and_generators_are_not_ports():
         ("SELECT * FROM glob('*')", "GLOB is not allowed"),
         ("SELECT * FROM '/etc/passwd'", "reading files"),
         ("SELECT getenv('HOME')", "getenv is not allowed"),
-        ("SELECT * FROM cat.p.q", "without a catalog"),
+        ("SELECT * FROM cat.p.q", "or daap.<product>.<port>"),
     ],
 )
 def test_refused(sql, fragment):
@@ -53,3 +53,13 @@ def test_unknown_bare_table_suggests_the_naming():
 def test_syntax_error_names_the_position():
     with pytest.raises(QueryError, match=r"line 1, column \d+"):
         check_query("SELECT * FROM p.q WHERE (")
+
+
+def test_the_daap_catalog_may_be_named():
+    from daap.query.guard import needs_rewrite, parse_query
+
+    tree, refs = parse_query("SELECT * FROM daap.p.q JOIN r.s USING (id)")
+    assert refs == (PortRef("p", "q"), PortRef("r", "s")) and needs_rewrite(tree)
+    assert "daap." not in tree.sql("duckdb").lower()
+    plain, _ = parse_query("SELECT * FROM p.q")
+    assert not needs_rewrite(plain)
