@@ -51,9 +51,10 @@ def find_demo(start: Path) -> Path:
 @cli.command()
 @click.option("--path", type=click.Path(file_okay=False, path_type=Path), help="The demo mesh folder.")
 @click.option("--days", default=7, show_default=True, help="Days of playback events to generate.")
+@click.option("--serve/--no-serve", default=True, show_default=True, help="Then serve it (as `daap up`).")
 @handle_errors
-def demo(path: Path | None, days: int) -> None:
-    """Generate the streaming-media demo mesh, build it and query it."""
+def demo(path: Path | None, days: int, serve: bool) -> None:
+    """Generate the streaming-media demo mesh, build it, query it and serve it."""
     from daap.mesh.builder import build_mesh
     from daap.mesh.workspace import Workspace
     from daap.query.engine import QueryEngine
@@ -74,6 +75,12 @@ def demo(path: Path | None, days: int) -> None:
             result = engine.execute(sql)
             output.write_arrow(result.reader, "table", None, None)
             result.close()
+        if serve:
+            from daap.cli.up import Ports, serve_mesh
+            from daap.query.service import QueryService
+
+            output.out.print()
+            serve_mesh(QueryService(ws), Ports("127.0.0.1", 8080, 8815, 5433), None)
     finally:
         ws.close()
 

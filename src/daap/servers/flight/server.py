@@ -78,8 +78,13 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         self._thread: threading.Thread | None = None
 
     def serve_in_thread(self) -> FlightSqlServer:
-        """Serve from a daemon thread (the server already listens); returns ``self``."""
-        self._thread = threading.Thread(target=self.serve, name="daap-flight-sql", daemon=True)
+        """Serve from a daemon thread (the server already listens); returns ``self``.
+
+        The thread waits with ``wait()``, not ``serve()``: ``serve()`` installs
+        its own SIGINT/SIGTERM handlers, which would take shutdown away from
+        the process that embeds the server (``daap up``).
+        """
+        self._thread = threading.Thread(target=self.wait, name="daap-flight-sql", daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,154 @@
+"""``daap up``: serve every output port of the mesh over every protocol.
+
+HTTP (REST under ``/api``, GraphQL at ``/graphql``), Arrow Flight SQL and the
+PostgreSQL wire protocol, all over one :class:`~daap.query.service.QueryService`,
+bound to 127.0.0.1 unless told otherwise. SIGTERM or Ctrl-C shuts everything
+down cleanly. The servers are composed here, in the CLI: they never import
+each other.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from daap.cli import output
+from daap.cli.main import cli, handle_errors
+from daap.errors import UsageError
+
+PG_PASSWORD = "DAAP_PG_PASSWORD"
+
+
+@dataclass(frozen=True)
+class Ports:
+    host: str
+    http: int
+    flight: int
+    pg: int
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address every server binds.")
+@click.option("--http-port", default=8080, show_default=True, help="REST, GraphQL (/graphql) and OpenAPI.")
+@click.option("--flight-port", default=8815, show_default=True, help="Arrow Flight SQL.")
+@click.option("--pg-port", default=5433, show_default=True, help="PostgreSQL wire protocol.")
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM certificate: Flight SQL and the PostgreSQL port then speak TLS.",
+)
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM key.")
+@click.pass_context
+@handle_errors
+def up(
+    ctx: click.Context,
+    host: str,
+    http_port: int,
+    flight_port: int,
+    pg_port: int,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> None:
+    """Serve the mesh's products over REST, GraphQL, Flight SQL and PostgreSQL wire.
+
+    PostgreSQL clients log in with any user name when DAAP_PG_PASSWORD is unset
+    (trust, for local development), else with SCRAM-SHA-256 as user `daap`.
+    """
+    from daap.mesh.workspace import Workspace
+    from daap.query.service import QueryService
+
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    ws = Workspace.open(ctx.obj)
+    service = QueryService(ws)
+    ports = Ports(host, http_port, flight_port, pg_port)
+    try:
+        serve_mesh(service, ports, _tls(tls_cert, tls_key))
+    finally:
+        ws.close()
+
+
+def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None) -> None:
+    """Start Flight SQL and PostgreSQL in threads, then HTTP in the foreground until a signal."""
+    import uvicorn
+
+    from daap.servers.flight import FlightSqlServer
+    from daap.servers.pgwire import PgWireServer, Scram, Trust
+
+    app = http_app(service)
+    flight_tls = [(tls[0].read_bytes(), tls[1].read_bytes())] if tls else None
+    scheme = "grpc+tls" if tls else "grpc"
+    flight = FlightSqlServer(
+        service, location=f"{scheme}://{ports.host}:{ports.flight}", tls_certificates=flight_tls
+    )
+    flight_handle = flight.serve_in_thread()
+    password = os.environ.get(PG_PASSWORD)
+    auth = Scram({"daap": password}) if password else Trust()
+    pg = PgWireServer(service, host=ports.host, port=ports.pg, auth=auth, ssl_context=_ssl_context(tls))
+    pg_handle = pg.serve_in_thread()
+    try:
+        _print_connect(ports, bool(password), tls is not None)
+        server = uvicorn.Server(uvicorn.Config(app, host=ports.host, port=ports.http, log_level="warning"))
+        # uvicorn stops on SIGTERM/SIGINT, then re-raises the signal with the handler
+        # installed before it; a quiet one lets us stop the other servers and exit 0.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
+        server.run()
+    finally:
+        pg_handle.stop()
+        flight_handle.shutdown()
+        output.note("daap stopped")
+
+
+def http_app(service: Any) -> Any:
+    """The HTTP server: REST and OpenAPI at the root, GraphQL mounted at /graphql."""
+    from daap.servers.graphql import create_app as graphql_app
+    from daap.servers.rest import create_app as rest_app
+
+    app = rest_app(service)
+    app.mount("/graphql", graphql_app(service))
+    return app
+
+
+def _tls(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
+    return (cert, key) if cert is not None and key is not None else None
+
+
+def _ssl_context(tls: tuple[Path, Path] | None) -> ssl.SSLContext | None:
+    if tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(tls[0]), str(tls[1]))
+    return context
+
+
+def _print_connect(ports: Ports, password: bool, tls: bool) -> None:
+    host = ports.host
+    user = "daap" if password else "you"
+    sslmode = "require" if tls else "disable"
+    flight = f"grpc{'+tls' if tls else ''}://{host}:{ports.flight}"
+    lines = [
+        f"daap is serving on {host}:",
+        f"  REST        http://{host}:{ports.http}/api/tables   (OpenAPI: /openapi.json, docs: /docs)",
+        f"  GraphQL     http://{host}:{ports.http}/graphql",
+        f"  Flight SQL  {flight}",
+        f"  PostgreSQL  {host}:{ports.pg}",
+        "",
+        "connect with:",
+        f"  psql 'host={host} port={ports.pg} user={user} dbname=daap sslmode={sslmode}' -c '\\dt'",
+        f"  curl 'http://{host}:{ports.http}/api/tables'",
+        f'  python -c "import adbc_driver_flightsql.dbapi as f; '
+        f"print(f.connect('{flight}').cursor().execute('SELECT 1').fetchall())\"",
+        f"  curl -s http://{host}:{ports.http}/graphql -H 'content-type: application/json' "
+        '-d \'{"query": "{ __schema { queryType { fields { name } } } }"}\'',
+        "",
+        "stop with Ctrl-C (or SIGTERM)",
+    ]
+    for line in lines:
+        output.out.print(line, markup=False, highlight=False)
