@@ -28,6 +28,12 @@ pytestmark = pytest.mark.slow
 
 CSV = "id,name,amount,day\n1,ann,10.50,2024-01-01\n2,bob,3.25,2024-02-29\n3,cyd,7.00,2024-12-31\n"
 SQL = "SELECT id, name, amount, day FROM shop.orders ORDER BY id"
+QUERY = {
+    "name": "since",
+    "sql": "SELECT id, name FROM shop.orders WHERE day >= $first ORDER BY id",
+    "parameters": [{"name": "first", "type": "date"}],
+}
+CALL = "SELECT id, name FROM shop.since('2024-02-01')"
 EXPECTED = [
     ("1", "ann", "10.50", "2024-01-01"),
     ("2", "bob", "3.25", "2024-02-29"),
@@ -66,6 +72,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     mesh.product(
         "shop", columns, pk=["id"], port="orders", inputs={"src": {"path": "d.csv"}}, files={"d.csv": CSV}
     )
+    descriptor = json.loads((mesh.root / "shop" / "dataproduct.yaml").read_text())
+    descriptor["customProperties"].append({"property": "queries", "value": [QUERY]})
+    (mesh.root / "shop" / "dataproduct.yaml").write_text(json.dumps(descriptor))
     mesh.build_ok()
     server = start(mesh.root)
     yield server
@@ -163,6 +172,24 @@ def test_postgresql_with_psql_and_psycopg(served: Served) -> None:
     with psycopg.connect(f"host=127.0.0.1 port={served.pg} user=analyst dbname=daap") as conn:
         rows = conn.execute(SQL).fetchall()
     assert [(str(i), n, str(a), d.isoformat()) for i, n, a, d in rows] == EXPECTED
+
+
+def test_named_query_is_callable_on_every_protocol(served: Served) -> None:
+    expected = [("2", "bob"), ("3", "cyd")]
+    rest = httpx.get(
+        f"http://127.0.0.1:{served.http}/api/products/shop/queries/since", params={"first": "2024-02-01"}
+    )
+    assert [(str(r["id"]), r["name"]) for r in rest.json()["rows"]] == expected
+    graphql = httpx.post(
+        f"http://127.0.0.1:{served.http}/graphql/",
+        json={"query": '{ shop__query_since(first: "2024-02-01") { id name } }'},
+    )
+    assert [(str(r["id"]), r["name"]) for r in graphql.json()["data"]["shop__query_since"]] == expected
+    with flight_sql.connect(f"grpc://127.0.0.1:{served.flight}") as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT id, name FROM shop.since(?)", ["2024-02-01"])
+        assert [(str(i), n) for i, n in cursor.fetchall()] == expected
+    with psycopg.connect(f"host=127.0.0.1 port={served.pg} user=analyst dbname=daap") as conn:
+        assert [(str(i), n) for i, n in conn.execute(CALL).fetchall()] == expected
 
 
 def test_sigterm_stops_cleanly(served: Served) -> None:

@@ -89,3 +89,27 @@ def test_tables_and_schema(service):
     assert columns["customer"].nullable is True
     schema = svc.schema(QueryRequest("SELECT order_id * 2 AS twice FROM orders.orders WHERE customer = ?"))
     assert schema.names == ["twice"] and str(schema.field("twice").type) == "int64"
+
+
+def test_named_query_called_from_sql(service):
+    svc, _ = service
+    positional = "SELECT order_id FROM orders.by_customer('ann')"
+    assert rows(svc, QueryRequest(positional)) == [{"order_id": 1}, {"order_id": 3}]
+    # placeholders inside and outside the call keep their binding order
+    mixed = "SELECT c.order_id FROM orders.by_customer(who => ?) AS c WHERE c.order_id > ?"
+    assert rows(svc, QueryRequest(mixed, ["ann", 1])) == [{"order_id": 3}]
+
+
+@pytest.mark.parametrize(
+    ("sql", "error", "message"),
+    [
+        ("SELECT * FROM orders.by_customer()", QueryError, "missing parameter 'who'"),
+        ("SELECT * FROM orders.by_customer('a', 'b')", QueryError, "argument 2 is one too many"),
+        ("SELECT * FROM orders.by_customer(whom => 'a')", QueryError, "unknown parameter 'whom'"),
+        ("SELECT * FROM orders.nope(1)", NotFound, r"no named query 'nope' \(queries: by_customer\)"),
+    ],
+)
+def test_bad_named_query_calls(service, sql, error, message):
+    svc, _ = service
+    with pytest.raises(error, match=message):
+        rows(svc, QueryRequest(sql))

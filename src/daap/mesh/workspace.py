@@ -46,7 +46,8 @@ class Workspace:
 
     @classmethod
     def open(cls, root: Path | None = None) -> Workspace:
-        return cls(load_mesh_config(find_root(root or Path.cwd())))
+        """The workspace at ``root`` as given, or the one the current folder belongs to."""
+        return cls(load_mesh_config(root.resolve() if root is not None else find_root(Path.cwd())))
 
     @property
     def root(self) -> Path:
@@ -159,15 +160,20 @@ class Workspace:
 
 
 def find_root(start: Path) -> Path:
-    """The workspace of ``start``: the nearest folder upward holding ``mesh.yaml``,
-    else the nearest holding mesh state (``.daap/``), else ``start`` itself.
+    """The workspace ``start`` belongs to: the nearest folder upward holding
+    ``mesh.yaml``; else, inside a product folder, the folder holding that
+    product; else ``start`` itself.
 
-    So ``cd sales && daap query …`` finds the mesh built one folder up.
+    So ``cd sales/data && daap query …`` finds the mesh built from the folder
+    above ``sales``. Stray state higher up (a ``.daap`` in /tmp) is never taken
+    for a workspace.
     """
     start = start.resolve()
     folders = (start, *start.parents)
-    for marker, is_there in (("mesh.yaml", Path.is_file), (".daap", Path.is_dir)):
-        for folder in folders:
-            if is_there(folder / marker):
-                return folder
+    for folder in folders:
+        if (folder / "mesh.yaml").is_file():
+            return folder
+    for folder in folders:
+        if (folder / "dataproduct.yaml").is_file():
+            return folder.parent
     return start

@@ -69,7 +69,10 @@ def parse_query(sql: str) -> tuple[exp.Query, tuple[PortRef, ...]]:
         ref = _table_ref(table, ctes)
         if ref is not None and ref not in refs:
             refs.append(ref)
+    called = {id(t.this) for t in tree.find_all(exp.Table) if isinstance(t.this, exp.Anonymous) and t.db}
     for func in tree.find_all(exp.Func):
+        if id(func) in called:
+            continue
         name = func.name.lower() if isinstance(func, exp.Anonymous) else type(func).__name__.lower()
         if name in _DENIED_FUNCTIONS or name.startswith("read") or name.endswith("scan"):
             raise QueryRefused(
@@ -111,6 +114,8 @@ def _table_ref(table: exp.Table, ctes: set[str]) -> PortRef | None:
     if not isinstance(table.this, exp.Identifier):
         if isinstance(table.this, _SAFE_TABLE_FUNCTIONS):
             return None
+        if isinstance(table.this, exp.Anonymous) and table.db:
+            return None  # product.query(args): a named query, expanded by daap.query.calls
         call = table.this.sql("duckdb").split("(")[0]
         raise QueryRefused(f"table function {call} is not allowed: queries read product ports only")
     if table.catalog.lower() == CATALOG:

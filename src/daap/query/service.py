@@ -20,6 +20,7 @@ from sqlglot import exp
 
 from daap.errors import NotFound, QueryError
 from daap.mesh.workspace import Workspace
+from daap.query import calls
 from daap.query.cache import ResultCache
 from daap.query.engine import AtSpec, QueryEngine, QueryResult
 from daap.query.guard import PortRef, needs_rewrite, parameters, parse_query
@@ -89,11 +90,16 @@ class QueryService:
             QueryRefused, NotFound, QueryError: with the protocol-independent message.
         """
         tree, refs = parse_query(request.sql)
+        expanded = bool(calls.calls(tree))
+        if expanded:
+            tree, called = calls.expand(tree, self.named_query)
+            refs = refs + tuple(r for r in called if r not in refs)
         with self._lock:  # one metadata connection serves the version lookups
             ports = [self.ws.port_data(r.product, r.port, _at_for(request.at, r)) for r in refs]
         versions = {f"{p.product}.{p.port}": p.version.version for p in ports}
         rewritten = self.rewrite(tree, refs, request.caller)
-        sql = request.sql if rewritten is tree and not needs_rewrite(tree) else rewritten.sql("duckdb")
+        unchanged = rewritten is tree and not expanded and not needs_rewrite(tree)
+        sql = request.sql if unchanged else rewritten.sql("duckdb")
         key = (tree.sql("duckdb"), _freeze(request.params), request.caller.fingerprint, _freeze(versions))
         cached = self.cache.get(key) if self.cache.capacity else None
         if cached is not None:
