@@ -198,3 +198,8 @@ def test_sigterm_stops_cleanly(served: Served) -> None:
     assert own.process.wait(timeout=20) == 0
     output = own.process.stdout.read() if own.process.stdout else ""
     assert "daap is serving on 127.0.0.1" in output and "daap stopped" in output
+
+
+def test_graphql_answers_without_the_trailing_slash(served: Served) -> None:
+    response = httpx.post(f"http://127.0.0.1:{served.http}/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 200 and response.json()["data"]["__typename"] == "Query"

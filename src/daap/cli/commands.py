@@ -162,13 +162,13 @@ def _outcome_json(o: BuildOutcome) -> dict[str, Any]:
 @handle_errors
 def query(ctx: click.Context, sql: str, at_values: tuple[str, ...], fmt: str, out_path: Path | None) -> None:
     """Run a read-only SQL query; each output port is the table <product>.<port>."""
-    from daap.query.engine import QueryEngine
+    from daap.query.service import QueryRequest, QueryService
 
     if fmt == "parquet" and out_path is None:
         raise QueryError("--format parquet writes a file: add -o FILE")
     ws = _workspace(ctx)
     try:
-        result = QueryEngine(ws).execute(sql, parse_at(at_values))
+        result = QueryService(ws, cache_bytes=0).execute(QueryRequest(sql, at=parse_at(at_values)))
         try:
             rows = output.write_arrow(result.reader, fmt, sys.stdout.buffer, out_path)
         finally:

@@ -57,7 +57,7 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
     """Generate the streaming-media demo mesh, build it, query it and serve it."""
     from daap.mesh.builder import build_mesh
     from daap.mesh.workspace import Workspace
-    from daap.query.engine import QueryEngine
+    from daap.query.service import QueryRequest, QueryService
 
     root = path or find_demo(Path.cwd())
     _generate(root, days)
@@ -68,19 +68,18 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
         output.print_outcomes(outcomes)
         if any(o.status in ("failed", "skipped") for o in outcomes):
             sys.exit(1)
-        engine = QueryEngine(ws)
+        service = QueryService(ws)
         for title, sql in QUERIES:
             output.out.print(f"\n[bold]{title}[/]", markup=True)
             output.out.print(f'  daap -w {root} query "{sql}"', style="dim")
-            result = engine.execute(sql)
+            result = service.execute(QueryRequest(sql))
             output.write_arrow(result.reader, "table", None, None)
             result.close()
         if serve:
             from daap.cli.up import Ports, serve_mesh
-            from daap.query.service import QueryService
 
             output.out.print()
-            serve_mesh(QueryService(ws), Ports("127.0.0.1", 8080, 8815, 5433), None)
+            serve_mesh(service, Ports("127.0.0.1", 8080, 8815, 5433), None)
     finally:
         ws.close()
 

@@ -108,11 +108,16 @@ def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None) -> Non
 
 def http_app(service: Any) -> Any:
     """The HTTP server: REST and OpenAPI at the root, GraphQL mounted at /graphql."""
+    from starlette.routing import Route
+
     from daap.servers.graphql import create_app as graphql_app
     from daap.servers.rest import create_app as rest_app
 
     app = rest_app(service)
-    app.mount("/graphql", graphql_app(service))
+    graphql = graphql_app(service)
+    # `/graphql` and `/graphql/` both answer: a redirect would lose a POST body in curl
+    app.router.routes.append(Route("/graphql", endpoint=graphql, methods=["GET", "POST"]))
+    app.mount("/graphql", graphql)
     return app
 
 

@@ -397,5 +397,10 @@ def test_tls_when_configured(env, tmp_path: Path):
             assert conn.execute("SELECT count(*) FROM sales.sales").fetchone() == (200,)
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(_dsn(env, sslmode="require"))  # the plain server says 'N'
+        # a server with a certificate refuses clients that do not use it
+        with pytest.raises(psycopg.OperationalError, match="requires TLS"):
+            psycopg.connect(_dsn(env, port=str(handle.port), sslmode="disable"))
+        with psycopg.connect(dsn) as conn:  # and keeps serving
+            assert conn.execute("SELECT 1").fetchone() == (1,)
     finally:
         handle.stop()

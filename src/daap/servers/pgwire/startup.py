@@ -37,27 +37,33 @@ async def handshake(conn: Connection) -> bool:
     Raises:
         PgError: unsupported protocol, missing user, failed authentication, bad ``daap.at``.
     """
+    encrypted = False
     while True:
         body = protocol.Body(await protocol.read_startup(conn.reader))
         code = body.int32()
         if code in (protocol.SSL_REQUEST, protocol.GSSENC_REQUEST):
-            await _negotiate_tls(conn, code)
+            encrypted = await _negotiate_tls(conn, code) or encrypted
         elif code == protocol.CANCEL_REQUEST:
             conn.server.cancel(body.int32(), body.int32())
             return False
         elif code == protocol.PROTOCOL_V3:
+            if conn.server.ssl_context is not None and not encrypted:
+                # a server with a certificate never lets passwords or data travel in clear
+                raise PgError("28000", "this server requires TLS: connect with sslmode=require")
             await _begin(conn, _params(body))
             return True
         else:
             raise PgError("0A000", f"unsupported frontend protocol {code >> 16}.{code & 0xFFFF}")
 
 
-async def _negotiate_tls(conn: Connection, code: int) -> None:
+async def _negotiate_tls(conn: Connection, code: int) -> bool:
+    """Answer an SSL or GSS request; whether the connection is now encrypted."""
     context = conn.server.ssl_context if code == protocol.SSL_REQUEST else None
     conn.writer.write(b"S" if context else b"N")
     await conn.writer.drain()
     if context is not None:
         await conn.writer.start_tls(context)
+    return context is not None
 
 
 async def _begin(conn: Connection, params: dict[str, str]) -> None:
