@@ -149,7 +149,7 @@ def _print_connect(ports: Ports, password: bool, tls: bool) -> None:
         f"  psql 'host={host} port={ports.pg} user={user} dbname=daap sslmode={sslmode}' -c '\\dt'",
         f"  curl 'http://{host}:{ports.http}/api/tables'",
         f'  python -c "import adbc_driver_flightsql.dbapi as f; '
-        f"print(f.connect('{flight}').cursor().execute('SELECT 1').fetchall())\"",
+        f"c = f.connect('{flight}', autocommit=True).cursor(); c.execute('SELECT 1'); print(c.fetchall())\"",
         f"  curl -s http://{host}:{ports.http}/graphql -H 'content-type: application/json' "
         '-d \'{"query": "{ __schema { queryType { fields { name } } } }"}\'',
         "",
