@@ -18,14 +18,12 @@ from benchmarks import data
 from benchmarks.runner import (
     Measure,
     Outcome,
-    Sample,
     Settings,
-    Timed,
     alternate,
     log,
     median,
     spread,
-    stopwatch,
+    timed,
 )
 
 NAME = "pgwire_fetch"
@@ -60,7 +58,7 @@ def run(settings: Settings) -> Outcome:
         fetch_pg = _fetch(psycopg, f"{PG} dbname={DATABASE}", f"SELECT {COLUMNS} FROM p")
         if fetch_ours() != rows or fetch_pg() != rows:
             raise RuntimeError("daap and PostgreSQL returned different row counts")
-        mine, theirs = alternate(_timed(fetch_ours), _timed(fetch_pg), settings.reps)
+        mine, theirs = alternate(timed(fetch_ours), timed(fetch_pg), settings.reps)
     finally:
         if handle is not None:
             handle.stop()
@@ -107,12 +105,3 @@ def _fetch(psycopg: object, dsn: str, sql: str) -> Callable[[], int]:
             return len(conn.cursor(binary=True).execute(sql).fetchall())
 
     return fetch
-
-
-def _timed(fetch: Callable[[], int]) -> Timed:
-    def sample() -> Sample:
-        clock = stopwatch()
-        fetch()
-        return Sample(clock())
-
-    return sample

@@ -14,7 +14,7 @@ information: both are dominated by starting Python and importing libraries.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -26,7 +26,6 @@ from benchmarks.runner import (
     Outcome,
     Sample,
     Settings,
-    Timed,
     alternate,
     log,
     median,
@@ -35,6 +34,7 @@ from benchmarks.runner import (
     spread,
     stopwatch,
     subprocess_env,
+    timed,
 )
 
 NAME = "query_aggregate"
@@ -92,7 +92,7 @@ def run(settings: Settings) -> Outcome:
 
         if not _same(query_ours(), query_direct()):
             raise RuntimeError("daap and DuckDB disagree on the query result")
-        mine, theirs = alternate(_timed(query_ours), _timed(query_direct), reps)
+        mine, theirs = alternate(timed(query_ours), timed(query_direct), reps)
         hits = _cache_hits(QueryService(ws), QueryRequest(SQL), reps * 5)
         details = profile_lines("one daap query", query_ours) if settings.profile else []
     finally:
@@ -154,15 +154,6 @@ def _cache_hits(service: object, request: object, count: int) -> list[Sample]:
         if not result.from_cache:
             raise RuntimeError("a repeated query was not answered from the cache")
     return samples
-
-
-def _timed(query: Callable[[], object]) -> Timed:
-    def sample() -> Sample:
-        clock = stopwatch()
-        query()
-        return Sample(clock())
-
-    return sample
 
 
 def _distinct_c3(direct: str) -> int:

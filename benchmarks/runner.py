@@ -110,6 +110,17 @@ def stopwatch() -> Callable[[], float]:
     return lambda: time.perf_counter() - start
 
 
+def timed(work: Callable[[], object]) -> Timed:
+    """A :data:`Timed` that measures one call of ``work``."""
+
+    def sample() -> Sample:
+        clock = stopwatch()
+        work()
+        return Sample(clock())
+
+    return sample
+
+
 def profile_lines(title: str, run: Callable[[], object], top: int = 20) -> list[str]:
     """cProfile of one call of ``run``: daap's ``top`` functions by cumulative time.
 

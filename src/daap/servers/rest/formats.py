@@ -64,24 +64,25 @@ def _ndjson(schema: pa.Schema, batches: Iterable[pa.RecordBatch], meta: dict[str
         yield jsonrows.lines(batch, "\n")
 
 
-def _csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch], meta: dict[str, Any]) -> Iterator[bytes]:
+def _streamed(
+    open_writer: Callable[[Any, pa.Schema], Any], schema: pa.Schema, batches: Iterable[pa.RecordBatch]
+) -> Iterator[bytes]:
+    """Bytes of a batch-at-a-time writer (CSV, Arrow IPC), handed on as each batch is written."""
     sink = _Chunks()
-    with pacsv.CSVWriter(sink, schema) as writer:
+    with open_writer(sink, schema) as writer:
         yield sink.take()
         for batch in batches:
             writer.write_batch(batch)
             yield sink.take()
     yield sink.take()
+
+
+def _csv(schema: pa.Schema, batches: Iterable[pa.RecordBatch], meta: dict[str, Any]) -> Iterator[bytes]:
+    return _streamed(pacsv.CSVWriter, schema, batches)
 
 
 def _arrow(schema: pa.Schema, batches: Iterable[pa.RecordBatch], meta: dict[str, Any]) -> Iterator[bytes]:
-    sink = _Chunks()
-    with ipc.new_stream(sink, schema) as writer:
-        yield sink.take()
-        for batch in batches:
-            writer.write_batch(batch)
-            yield sink.take()
-    yield sink.take()
+    return _streamed(ipc.new_stream, schema, batches)
 
 
 def _parquet(schema: pa.Schema, batches: Iterable[pa.RecordBatch], meta: dict[str, Any]) -> Iterator[bytes]:
