@@ -20,6 +20,7 @@ Hierarchy::
     ├── MetadataError          the mesh metadata store failed
     └── QueryError             a query is invalid or refers to something unknown
         ├── QueryRefused       a statement that is not a read-only query
+        ├── ArgumentError      a named query's arguments are unknown, missing or mistyped
         └── NotFound           unknown product, port or version
 """
 
@@ -195,6 +196,10 @@ class QueryError(DaapError):
 
 class QueryRefused(QueryError):
     """The statement is not a read-only query (write, DDL, file access, settings)."""
+
+
+class ArgumentError(QueryError):
+    """A named query was called with unknown, missing or mistyped arguments."""
 
 
 class NotFound(QueryError):

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from daap.errors import QueryError
+from daap.errors import ArgumentError, QueryError
 from daap.query.guard import PortRef, parse_query
 from daap.spec.model import NamedQuery
 
@@ -96,7 +96,7 @@ def _arguments(query: NamedQuery, given: list[exp.Expression]) -> dict[str, exp.
             arguments[param.name] = exp.cast(exp.null(), param.sql_type)
     if problems:
         signature = ", ".join(f"{p.name} {p.logical_type}" for p in query.parameters)
-        raise QueryError(f"call of {query.name}({signature}): " + "; ".join(problems))
+        raise ArgumentError(f"call of {query.name}({signature}): " + "; ".join(problems))
     return arguments
 
 

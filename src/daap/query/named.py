@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from daap.errors import QueryError
+from daap.errors import ArgumentError
 from daap.spec.model import NamedQuery, QueryParameter
 
 
@@ -75,7 +75,7 @@ def bind_arguments(query: NamedQuery, args: Mapping[str, Any]) -> dict[str, Any]
     """Arguments for ``query`` as engine parameters (``$name``), defaults filled in.
 
     Raises:
-        QueryError: naming every unknown, missing or mistyped argument.
+        ArgumentError: naming every unknown, missing or mistyped argument.
     """
     declared = {p.name: p for p in query.parameters}
     problems = [f"unknown parameter {name!r}" for name in args if name not in declared]
@@ -91,7 +91,7 @@ def bind_arguments(query: NamedQuery, args: Mapping[str, Any]) -> dict[str, Any]
         bound[param.name] = _convert(param, args[param.name], problems)
     if problems:
         names = ", ".join(f"{p.name}: {p.logical_type}" for p in query.parameters) or "none"
-        raise QueryError(
+        raise ArgumentError(
             f"named query {query.name}: " + "; ".join(problems), hint=f"its parameters are {names}"
         )
     return bound

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, Response
 
-from daap.errors import NotFound, QueryError
+from daap.errors import ArgumentError
 from daap.mesh.workspace import At
 from daap.query.engine import AtSpec
 from daap.query.service import QueryRequest, QueryService
@@ -154,10 +154,8 @@ def _router(service: QueryService) -> APIRouter:
         args = {k: v for k, v in request.query_params.items() if k not in ("_format", "at")}
         try:
             query = service.named(product, name, args, _at(at))
-        except NotFound:
-            raise
-        except QueryError as exc:
-            raise InvalidRequest(name, exc.message, hint=exc.hint) from None
+        except ArgumentError as exc:
+            raise InvalidRequest("arguments", exc.message, hint=exc.hint) from None
         return _run(service, query, fmt)
 
     @api.post("/sql", summary="Run a read-only SQL query", responses=DATA)
