@@ -10,7 +10,15 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import build_1e7, build_raw_csv, flight_doget, pgwire_fetch, query_aggregate, rest_latency
+from benchmarks import (
+    build_1e7,
+    build_raw_csv,
+    change_set,
+    flight_doget,
+    pgwire_fetch,
+    query_aggregate,
+    rest_latency,
+)
 from benchmarks.data import WORK
 from benchmarks.runner import Outcome, Settings, log, machine, report, save_json
 
@@ -21,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     rest_latency.NAME: rest_latency.run,
     flight_doget.NAME: flight_doget.run,
     pgwire_fetch.NAME: pgwire_fetch.run,
+    change_set.NAME: change_set.run,
 }
 
 

@@ -170,6 +170,7 @@ def test_upstream_change_rebuilds_dependent(mesh):
         "cnt",
         [("n", "integer")],
         product_type="derived",
+        pk=["n"],  # keyless ports are append-only: a changed count would be refused
         inputs={"o": "orders.orders"},
         transform="SELECT count(*) AS n FROM o",
     )

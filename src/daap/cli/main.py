@@ -63,6 +63,6 @@ def main() -> None:
 
 
 # Commands register themselves on `cli`; imported last because they import it.
-from daap.cli import commands, demo, up  # noqa: E402
+from daap.cli import commands, demo, diff, up  # noqa: E402
 
-__all__ = ["cli", "commands", "demo", "handle_errors", "main", "up"]
+__all__ = ["cli", "commands", "demo", "diff", "handle_errors", "main", "up"]

@@ -21,7 +21,7 @@ from typing import Literal
 from daap.errors import DaapError, DependencyCycleError, SpecError
 from daap.mesh import retention
 from daap.mesh.graph import order_products
-from daap.mesh.metadata import PortState
+from daap.mesh.metadata import PortState, ProductVersion
 from daap.mesh.workspace import Workspace
 from daap.runtime import build
 from daap.runtime.inputs import resolve_inputs
@@ -131,6 +131,7 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
             ws.config.home / "tmp" / build_id,
             progress,
             memory_limit=ws.config.build_memory,
+            previous=_previous(ws, spec, latest),
         )
     except BaseException as exc:
         ws.metadata.finish_build(build_id, "failed", str(exc))
@@ -155,6 +156,18 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
         rows={p.port: p.row_count for p in candidate.ports},
         warnings=candidate.warnings + _apply_retention(ws, spec),
     )
+
+
+def _previous(ws: Workspace, spec: ProductSpec, latest: ProductVersion | None) -> build.Previous | None:
+    """The latest version's append-only ports (no primary key), which the new version may only extend."""
+    if latest is None:
+        return None
+    ports = {
+        port.name: ws.relation(latest.ports[port.name])
+        for port in spec.output_ports
+        if not port.contract.primary_key and port.name in latest.ports
+    }
+    return build.Previous(latest.version, ports) if ports else None
 
 
 def _apply_retention(ws: Workspace, spec: ProductSpec) -> tuple[str, ...]:

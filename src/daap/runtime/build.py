@@ -23,11 +23,11 @@ from pathlib import Path
 import duckdb
 
 from daap.errors import InputError
-from daap.runtime import contract, engine
+from daap.runtime import cdc, contract, engine
 from daap.runtime.inputs import ResolvedInput
 from daap.runtime.storage import TableStore
 from daap.runtime.transform import engine_error, first_line, run_transform
-from daap.spec.model import ProductSpec
+from daap.spec.model import OutputPortSpec, ProductSpec
 
 #: bump when the way a build turns the same inputs into data changes
 BUILD_FORMAT = "1"
@@ -41,6 +41,17 @@ class StagedPort:
     table: str
     files: tuple[Path, ...]
     row_count: int
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The latest published version of a product: its append-only ports may only grow.
+
+    ``ports`` holds what the engine reads for each port of that version.
+    """
+
+    version: int
+    ports: Mapping[str, engine.Relation]
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,12 @@ def prepare(
     temp_dir: Path,
     progress: Progress = lambda _: None,
     memory_limit: str | None = None,
+    previous: Previous | None = None,
 ) -> Candidate:
     """Transform, check against the contracts and stage the files of a new version.
+
+    With ``previous``, a port without primary key (append-only) must keep
+    every row of that version.
 
     Raises:
         InputError, TransformError, ContractViolation: nothing is staged then.
@@ -125,6 +140,7 @@ def prepare(
             directory = store.stage_dir(table, build_id)
             rows = gates[port.name].row_count
             files = contract.write_port(con, port, directory, rows)
+            _check_append_only(con, product, port, files, previous, progress)
             staged.append(StagedPort(port.name, table, tuple(files), rows))
     except BaseException:
         for port in product.output_ports:
@@ -141,6 +157,27 @@ def prepare(
         ports=tuple(staged),
         warnings=tuple(w for g in gates.values() for w in g.warnings),
     )
+
+
+def _check_append_only(
+    con: object,
+    product: ProductSpec,
+    port: OutputPortSpec,
+    files: Sequence[Path],
+    previous: Previous | None,
+    progress: Progress,
+) -> None:
+    """Refuse an append-only port that loses rows of the previous version.
+
+    Checked on the staged files, so the rows compared are exactly the rows
+    that would be published, read back the way the previous version is.
+    """
+    if port.contract.primary_key or previous is None or port.name not in previous.ports:
+        return
+    progress(f"check {port.name} is append-only")
+    ref = cdc.PortRef(product.name, port.name, previous.version, None, port.contract.path.name)
+    names = [c.name for c in port.contract.columns]
+    cdc.check_append_only(con, previous.ports[port.name], engine.Relation.parquet(files), names, ref=ref)
 
 
 def _register_input(
