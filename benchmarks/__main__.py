@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import (
+    audit_verify,
     build_1e7,
     build_raw_csv,
     change_set,
@@ -30,6 +31,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     flight_doget.NAME: flight_doget.run,
     pgwire_fetch.NAME: pgwire_fetch.run,
     change_set.NAME: change_set.run,
+    audit_verify.NAME: audit_verify.run,
 }
 
 
