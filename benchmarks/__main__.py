@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks import (
     audit_verify,
+    backbone,
     build_1e7,
     build_raw_csv,
     change_set,
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     pgwire_fetch.NAME: pgwire_fetch.run,
     change_set.NAME: change_set.run,
     audit_verify.NAME: audit_verify.run,
+    backbone.NAME: backbone.run,
 }
 
 

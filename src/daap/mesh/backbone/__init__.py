@@ -1,0 +1,183 @@
+"""The event backbone: durable, ordered topics that carry each build's change events.
+
+A topic is one append-only log with a single partition, so every event (and
+so every key) keeps the order it was published in. Offsets are 1-based and
+dense per topic. Delivery is at least once: a consumer group's position is
+the offset it last *committed*, and a subscription resumes after it, so an
+event processed but not committed before a crash comes again. Publishing is
+idempotent by ``event_id``; consumers that must apply an event exactly once
+filter repeats with :class:`Deduplicator`.
+
+Adapters, chosen by URL in :func:`open_backbone` and imported lazily:
+
+- ``sqlite:///abs/path/backbone.db``: embedded default (``daap.mesh.backbone.sqlite``)
+- ``nats://host:4222``: NATS JetStream, one stream per topic (``daap.mesh.backbone.jetstream``,
+  needs ``pip install 'daap[nats]'``)
+- ``kafka://``: not yet
+
+All pass the same contract suite, ``tests/contract/test_backbone.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from daap.errors import ConfigError
+from daap.mesh.backbone._model import COMMITTED, Event, Start, topic_for
+from daap.mesh.backbone.dedup import Deduplicator
+from daap.mesh.backbone.errors import BackboneError, BackboneUnavailable, OffsetOutOfRange
+
+__all__ = [
+    "Backbone",
+    "BackboneError",
+    "BackboneUnavailable",
+    "Deduplicator",
+    "Event",
+    "OffsetOutOfRange",
+    "Start",
+    "Subscription",
+    "open_backbone",
+    "topic_for",
+]
+
+
+class Subscription(Protocol):
+    """One consumer group's reader on one topic. Not thread-safe: one reader per subscription."""
+
+    def poll(self, max_events: int = 100, timeout: float = 1.0) -> list[Event]:
+        """Next events in offset order, waiting up to ``timeout`` seconds for the first one.
+
+        Returns:
+            Up to ``max_events`` events with offsets set; empty when none arrived in time.
+
+        Raises:
+            OffsetOutOfRange: retention removed events this reader had not read yet.
+            BackboneUnavailable: the backbone cannot be reached.
+        """
+        ...
+
+    def commit(self, offset: int) -> None:
+        """Record that the group has processed everything up to and including ``offset``.
+
+        Commit after the effects of the events are durable; a later subscription
+        of the group with ``Start.committed()`` resumes at ``offset + 1``.
+
+        Raises:
+            BackboneError: ``offset`` was not delivered by this subscription.
+        """
+        ...
+
+    def close(self) -> None:
+        """Stop reading; uncommitted events will be delivered again to the group."""
+        ...
+
+
+class Backbone(Protocol):
+    """Port for publishing change events and reading them back by consumer group.
+
+    Safe to share between threads; several processes may open one URL.
+    """
+
+    def publish(self, topic: str, events: Sequence[Event]) -> list[int]:
+        """Append ``events`` to ``topic`` (created on first use), in order.
+
+        Args:
+            topic: a name like ``daap.<product>.<port>`` (see :func:`topic_for`).
+            events: each with ``event.topic == topic``.
+
+        Returns:
+            The offset of each event, in order. An ``event_id`` already stored on the
+            topic stores nothing and returns the original offset.
+
+        Raises:
+            BackboneError: invalid topic, an event for another topic, a reserved header.
+            BackboneUnavailable: the backbone cannot be reached.
+        """
+        ...
+
+    def subscribe(self, topic: str, group: str, start: Start = COMMITTED) -> Subscription:
+        """Open a reader for consumer group ``group`` on ``topic``.
+
+        Groups are independent: each has its own committed offset. A topic has
+        one partition, so a group has one active reader at a time.
+
+        Raises:
+            OffsetOutOfRange: ``start`` (or the group's committed offset) was removed by retention.
+            BackboneError: invalid topic or group name.
+        """
+        ...
+
+    def set_retention(self, topic: str, max_age_ms: int | None = None, max_events: int | None = None) -> None:
+        """Keep at most ``max_events`` events, none older than ``max_age_ms``; None means unlimited."""
+        ...
+
+    def apply_retention(self) -> None:
+        """Remove what retention no longer keeps, on every topic (a server may also do it by itself)."""
+        ...
+
+    def topics(self) -> list[str]:
+        """Returns: the topics that exist, sorted."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the object cannot be used afterwards."""
+        ...
+
+
+def _open_sqlite(url: str) -> Backbone:
+    from daap.mesh.backbone.sqlite import SqliteBackbone
+
+    return SqliteBackbone.from_url(url)
+
+
+def _open_nats(url: str) -> Backbone:
+    try:
+        from daap.mesh.backbone.jetstream import NatsBackbone
+    except ImportError as exc:
+        if not (exc.name or "").startswith("nats"):
+            raise
+        raise ConfigError(
+            f"event backbone {url} needs the NATS client nats-py, which is not installed",
+            hint="pip install 'daap[nats]'",
+        ) from exc
+    return NatsBackbone.from_url(url)
+
+
+def _open_kafka(url: str) -> Backbone:
+    raise ConfigError(
+        f"event backbone {url}: the Kafka adapter is not written yet",
+        hint="use the embedded backbone (sqlite:///...) or NATS JetStream (nats://host:4222) for now",
+    )
+
+
+#: URL scheme -> adapter; a new backend adds a line here (and its contract-suite param).
+_OPENERS: Mapping[str, Callable[[str], Backbone]] = {
+    "sqlite": _open_sqlite,
+    "nats": _open_nats,
+    "kafka": _open_kafka,
+}
+
+
+def open_backbone(url: str) -> Backbone:
+    """Open (and create, if needed) the event backbone at ``url``.
+
+    Args:
+        url: ``sqlite:///abs/path/backbone.db`` (tables ``daap_backbone_*``; may be the
+            metadata database) or ``nats://host:port[?stream_prefix=daap_]``.
+
+    Returns:
+        A ready backbone; call ``close()`` when done.
+
+    Raises:
+        ConfigError: unknown scheme, missing driver, or a URL that cannot be used.
+        BackboneUnavailable: the server or file cannot be reached.
+    """
+    scheme = url.partition(":")[0].lower() if "://" in url else ""
+    opener = _OPENERS.get(scheme)
+    if opener is None:
+        raise ConfigError(
+            f"event backbone URL {url!r} is not supported",
+            hint="use 'sqlite:///abs/path/backbone.db' or 'nats://host:4222'",
+        )
+    return opener(url)
