@@ -203,3 +203,24 @@ def test_sigterm_stops_cleanly(served: Served) -> None:
 def test_graphql_answers_without_the_trailing_slash(served: Served) -> None:
     response = httpx.post(f"http://127.0.0.1:{served.http}/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 200 and response.json()["data"]["__typename"] == "Query"
+
+
+def test_a_port_in_use_is_named_with_its_option(served: Served) -> None:
+    http, flight = free_ports(2)  # served.pg is held by the module's running server
+    command = [
+        sys.executable,
+        "-m",
+        "daap",
+        "-w",
+        str(served.root),
+        "up",
+        "--http-port",
+        str(http),
+        "--flight-port",
+        str(flight),
+        "--pg-port",
+        str(served.pg),
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"cannot serve PostgreSQL on 127.0.0.1:{served.pg}" in proc.stderr and "--pg-port" in proc.stderr

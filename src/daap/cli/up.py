@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,7 @@ def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None) -> Non
     from daap.servers.flight import FlightSqlServer
     from daap.servers.pgwire import PgWireServer, Scram, Trust
 
+    _check_free(ports)
     app = http_app(service)
     flight_tls = [(tls[0].read_bytes(), tls[1].read_bytes())] if tls else None
     scheme = "grpc+tls" if tls else "grpc"
@@ -104,6 +106,28 @@ def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None) -> Non
         pg_handle.stop()
         flight_handle.shutdown()
         output.note("daap stopped")
+
+
+def _check_free(ports: Ports) -> None:
+    """Refuse to start, naming the port and its option, when one is taken.
+
+    The servers would otherwise fail deep inside gRPC or asyncio with messages
+    that do not say which option to change.
+    """
+    options = (
+        ("--http-port", "HTTP", ports.http),
+        ("--flight-port", "Flight SQL", ports.flight),
+        ("--pg-port", "PostgreSQL", ports.pg),
+    )
+    for option, what, port in options:
+        with socket.socket() as probe:
+            try:
+                probe.bind((ports.host, port))
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot serve {what} on {ports.host}:{port}: {exc.strerror}",
+                    hint=f"choose another port with {option}, or stop what uses it",
+                ) from None
 
 
 def http_app(service: Any) -> Any:
