@@ -18,6 +18,10 @@ Hierarchy::
     │   └── DependencyCycleError
     ├── StorageError           the table store failed to read or commit
     ├── MetadataError          the mesh metadata store failed
+    ├── BackboneError          the event backbone refused or failed an operation
+    │   ├── BackboneUnavailable  the server or file cannot be reached
+    │   └── OffsetOutOfRange     the asked offset was removed by retention
+    ├── AuditError             the audit log (or an export of it) does not verify
     └── QueryError             a query is invalid or refers to something unknown
         ├── QueryRefused       a statement that is not a read-only query
         ├── ArgumentError      a named query's arguments are unknown, missing or mistyped
@@ -29,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True, order=True)
@@ -186,6 +191,80 @@ class MetadataError(DaapError):
     """The mesh metadata store failed or holds inconsistent data."""
 
     exit_code = 6
+
+
+class BackboneError(DaapError):
+    """The event backbone refused or failed an operation."""
+
+    exit_code = 6
+
+
+class BackboneUnavailable(BackboneError):
+    """The backbone at ``url`` cannot be reached or opened."""
+
+    def __init__(self, url: str, why: str, *, hint: str) -> None:
+        self.url = url
+        super().__init__(f"event backbone {url} is unavailable: {why}", hint=hint)
+
+
+class OffsetOutOfRange(BackboneError):
+    """A reader asked for an offset that retention has already removed.
+
+    A consumer that falls behind retention has lost events it can never read,
+    so carrying on would silently skip changes. It must rebuild its state from
+    a full load of the upstream product, then subscribe again from ``latest``.
+    """
+
+    def __init__(self, topic: str, offset: int, earliest: int) -> None:
+        self.topic = topic
+        self.offset = offset
+        self.earliest = earliest
+        super().__init__(
+            f"topic {topic}: offset {offset} was removed by retention; the earliest available is {earliest}",
+            hint="resubscribe from a full load: rebuild from the upstream product's latest version, "
+            "then subscribe with Start.latest()",
+        )
+
+
+#: what an audit verification found wrong, in the order a verifier can find it
+AuditKind = Literal[
+    "altered",  # an entry's fields do not match its hashes, or the hashes the signed root covers
+    "removed",  # a sequence number is missing
+    "reordered",  # a sequence number comes before one that precedes it
+    "inserted",  # a line that is not part of the log (duplicate or foreign sequence number)
+    "truncated",  # the log ends before a signed checkpoint covers all of it
+    "malformed",  # a line, checkpoint or proof that cannot be read
+    "signature",  # a checkpoint not signed by the given key, or with a bad signature
+    "conflict",  # an append reuses an event id with different content
+]
+
+
+class AuditError(DaapError):
+    """The audit log or a copy of it does not verify, or cannot be appended to as asked.
+
+    Attributes:
+        kind: one of :data:`AuditKind`.
+        seq: the first sequence number affected (for a checkpoint: its size), or None.
+        product: the product whose log it is, when known.
+    """
+
+    exit_code = 8
+
+    def __init__(
+        self,
+        kind: AuditKind,
+        message: str,
+        *,
+        seq: int | None = None,
+        product: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.kind: AuditKind = kind
+        self.seq = seq
+        self.product = product
+        where = f"seq {seq}: " if seq is not None else ""
+        log = f"audit log of {product}" if product else "audit log"
+        super().__init__(f"{log}: {kind}: {where}{message}", hint=hint)
 
 
 class QueryError(DaapError):

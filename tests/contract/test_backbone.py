@@ -63,12 +63,25 @@ def events(topic: str, count: int, tag: str = "e", keys: int = 3) -> list[Event]
     ]
 
 
+FIRST_EVENT_WAIT = 5.0
+
+
 def drain(sub: Subscription, count: int, timeout: float = 5.0, batch: int = 100) -> list[Event]:
-    """Poll until ``count`` events arrived or ``timeout`` passed (then returns what came)."""
+    """Poll until ``count`` events arrived, or nothing more came for ``timeout`` seconds.
+
+    The first event may take longer on a loaded machine (a NATS fetch round trip), so
+    the quiet period only starts counting from the last event, or after a grace period.
+    """
     got: list[Event] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < count and time.monotonic() < deadline:
-        got += sub.poll(max_events=min(batch, count - len(got)), timeout=0.2)
+    start = last = time.monotonic()
+    while len(got) < count:
+        new = sub.poll(max_events=min(batch, count - len(got)), timeout=0.2)
+        now = time.monotonic()
+        if new:
+            got += new
+            last = now
+        elif now - last >= timeout and (got or now - start >= max(timeout, FIRST_EVENT_WAIT)):
+            break
     return got
 
 

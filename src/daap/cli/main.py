@@ -3,7 +3,8 @@
 Exit codes scripts can trust: 0 success; 1 unexpected failure; 2 usage error;
 3 invalid descriptor, contract or mesh.yaml; 4 bad data (input, transform,
 contract); 5 build could not proceed (dependency cycle, lock held);
-6 storage or metadata failure; 7 invalid or refused query.
+6 storage, metadata or event backbone failure; 7 invalid or refused query;
+8 the audit log does not verify.
 """
 
 from __future__ import annotations

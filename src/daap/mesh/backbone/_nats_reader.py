@@ -58,7 +58,9 @@ class NatsSubscription:
     async def _fetch(self, max_events: int, timeout: float) -> list[Msg]:
         try:
             result: list[Msg] = await self._psub.fetch(max_events, timeout=max(timeout, 0.001))
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):
+            # nats-py raises its own TimeoutError, or asyncio's (the builtin) when the
+            # wait itself times out under load: both mean "nothing arrived in time"
             return []
         return result
 
