@@ -82,23 +82,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         server.process.kill()
 
 
+def up_command(root: Path, http: int, flight: int, pg: int) -> list[str]:
+    return [sys.executable, "-m", "daap", "-w", str(root), "up", "--http-port", str(http),
+            "--flight-port", str(flight), "--pg-port", str(pg)]  # fmt: skip
+
+
 def start(root: Path) -> Served:
     """``daap up`` on free ports, once its HTTP port answers."""
     http, flight, pg = free_ports(3)
-    command = [
-        sys.executable,
-        "-m",
-        "daap",
-        "-w",
-        str(root),
-        "up",
-        "--http-port",
-        str(http),
-        "--flight-port",
-        str(flight),
-        "--pg-port",
-        str(pg),
-    ]
+    command = up_command(root, http, flight, pg)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
@@ -207,20 +199,7 @@ def test_graphql_answers_without_the_trailing_slash(served: Served) -> None:
 
 def test_a_port_in_use_is_named_with_its_option(served: Served) -> None:
     http, flight = free_ports(2)  # served.pg is held by the module's running server
-    command = [
-        sys.executable,
-        "-m",
-        "daap",
-        "-w",
-        str(served.root),
-        "up",
-        "--http-port",
-        str(http),
-        "--flight-port",
-        str(flight),
-        "--pg-port",
-        str(served.pg),
-    ]
+    command = up_command(served.root, http, flight, served.pg)
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert f"cannot serve PostgreSQL on 127.0.0.1:{served.pg}" in proc.stderr and "--pg-port" in proc.stderr

@@ -113,3 +113,14 @@ def test_bad_named_query_calls(service, sql, error, message):
     svc, _ = service
     with pytest.raises(error, match=message):
         rows(svc, QueryRequest(sql))
+
+
+def test_product_specs_are_reused_until_their_files_change(service):
+    svc, mesh = service
+    first = svc.product_spec("orders")
+    assert svc.product_spec("orders") is first  # not parsed again
+    descriptor_path = mesh.root / "orders" / "dataproduct.yaml"
+    descriptor = json.loads(descriptor_path.read_text())
+    descriptor["customProperties"][-1]["value"][0]["name"] = "for_customer"
+    descriptor_path.write_text(json.dumps(descriptor))
+    assert [q.name for q in svc.product_spec("orders").queries] == ["for_customer"]
