@@ -212,7 +212,8 @@ class OffsetOutOfRange(BackboneError):
 
     A consumer that falls behind retention has lost events it can never read,
     so carrying on would silently skip changes. It must rebuild its state from
-    a full load of the upstream product, then subscribe again from ``latest``.
+    a full load of the upstream product (``op: r`` events of its latest version,
+    :func:`daap.mesh.feed.full_load`), then read on from the offset that gives.
     """
 
     def __init__(self, topic: str, offset: int, earliest: int) -> None:
@@ -221,8 +222,9 @@ class OffsetOutOfRange(BackboneError):
         self.earliest = earliest
         super().__init__(
             f"topic {topic}: offset {offset} was removed by retention; the earliest available is {earliest}",
-            hint="resubscribe from a full load: rebuild from the upstream product's latest version, "
-            "then subscribe with Start.latest()",
+            hint="resubscribe from a full load: `daap events tail --full-load` (in code: "
+            "daap.mesh.feed.full_load) gives the latest version's rows as op r events, "
+            "then the events after them",
         )
 
 

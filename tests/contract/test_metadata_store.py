@@ -341,6 +341,46 @@ def test_store_from_a_newer_daap_is_refused(store_url: str) -> None:
     assert caught.value.hint is not None and "upgrade daap" in caught.value.hint
 
 
+# -- publication outbox -------------------------------------------------------------
+
+
+def test_publishing_a_version_opens_its_outbox_entry(store: MetadataStore) -> None:
+    v1 = publish_new(store, "p")
+    v2 = publish_new(store, "p")
+    publish_new(store, "q")
+    pending = store.pending_publications("p")
+    assert [(e.version, e.build_id, e.state, dict(e.progress)) for e in pending] == [
+        (1, v1.build_id, "pending", {}),
+        (2, v2.build_id, "pending", {}),
+    ]
+    assert [(e.product, e.version) for e in store.pending_publications()] == [("p", 1), ("p", 2), ("q", 1)]
+    # publishing the same build again opens nothing new
+    store.publish(v1.build_id, PORTS, {})
+    assert len(store.pending_publications("p")) == 2
+
+
+def test_publication_progress_errors_and_done(store: MetadataStore) -> None:
+    version = publish_new(store, "p")
+    failed = store.record_publication(version.build_id, {"popularity": {"audited": 3}}, error="down")
+    assert (failed.state, failed.attempts, failed.error) == ("pending", 1, "down")
+    assert dict(failed.progress) == {"popularity": {"audited": 3}}
+    done = store.record_publication(version.build_id, {"popularity": {"events": 3}}, done=True)
+    assert (done.state, done.attempts, done.error) == ("done", 1, None)
+    assert store.pending_publications() == []
+    assert store.get_publication("p", 1) == done
+    # recording the same final progress again is a no-op; changing it is refused
+    assert store.record_publication(version.build_id, {"popularity": {"events": 3}}, done=True) == done
+    with pytest.raises(MetadataError, match="already published"):
+        store.record_publication(version.build_id, {"popularity": {"events": 4}})
+
+
+def test_publication_of_unknown_build_is_refused(store: MetadataStore) -> None:
+    store.start_build("b", "p", "fp")
+    with pytest.raises(MetadataError, match="no publication outbox entry"):
+        store.record_publication("b", {})
+    assert store.get_publication("p", 1) is None
+
+
 def test_threads_sharing_one_store_get_distinct_versions(store: MetadataStore) -> None:
     got: list[int] = []
 
@@ -431,6 +471,8 @@ def test_public_names() -> None:
         "MetadataStore",
         "PortState",
         "ProductVersion",
+        "Publication",
+        "PublicationState",
         "open_metadata_store",
     ]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from daap.cli import output
-from daap.cli.main import handle_errors
+from daap.cli.main import cli, handle_errors
 from daap.errors import UsageError
 
 # The library is imported inside each command, so `daap --help` stays fast.
@@ -40,9 +40,7 @@ def _ok(report: Report) -> str:
     )
 
 
-# Not added to `daap` until builds write audit entries (cli/main.py will add it with
-# cli.add_command); importing this module must not change the command tree.
-@click.group()
+@cli.group()
 def audit() -> None:
     """Export, verify and prove products' change audit logs (hash chain + signed checkpoints)."""
 

@@ -69,22 +69,13 @@ def change_set(
         NotFound: unknown product, version or port.
         UsageError: the product has several ports and none was named.
     """
-    from daap.runtime import cdc, engine
+    from daap.mesh import changes
 
     new = ws.version(product, to_version)
     port = _port(product, port, sorted(new.ports))
     start = new.version - 1 if from_version is None else from_version
-    old_state = ws.version(product, start).ports.get(port) if start > 0 else None
-    key = _key(ws, product, port)
-    ref = cdc.PortRef(product, port, start if old_state else None, new.version)
-    con = engine.connect()
-    try:
-        old = ws.relation(old_state) if old_state else None
-        relation = ws.port_data(product, port, new.version).relation
-        # append_only=False: rows an append-only port lost (before the rule) show as deletes
-        return cdc.compute(con, old, relation, key or (), ref=ref, append_only=False)
-    finally:
-        con.close()
+    old = ws.version(product, start) if start > 0 else None
+    return changes.between(ws, new, port, old, _key(ws, product, port) or ())
 
 
 def _port(product: str, port: str | None, ports: list[str]) -> str:

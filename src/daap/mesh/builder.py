@@ -5,7 +5,10 @@ half-done, resolve the inputs, skip if nothing changed, then prepare (stage),
 record the intent (``committing``), commit the tables and publish the version.
 The version becomes visible only when published; a crash after the table
 commit is rolled forward on the next build, a crash before it is rolled back.
-A product whose build fails stops its dependents and nothing else.
+Publishing opens the version's outbox entry; its change events then go to the
+audit log and the backbone (:mod:`daap.mesh.publication`), and a build first
+sends what an earlier one left in the outbox. A product whose build fails
+stops its dependents and nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from daap.errors import DaapError, DependencyCycleError, SpecError
-from daap.mesh import retention
+from daap.mesh import publication, retention
 from daap.mesh.graph import order_products
 from daap.mesh.metadata import PortState, ProductVersion
 from daap.mesh.workspace import Workspace
@@ -44,6 +47,8 @@ class BuildOutcome:
     message: str | None = None
     warnings: tuple[str, ...] = ()
     error: DaapError | None = None
+    #: per port, the change events the new version published (see PortEvents.as_json)
+    events: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def build_mesh(
@@ -88,7 +93,7 @@ def build_product(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
     started = time.monotonic()
     try:
         with ws.lock(spec.name):
-            notes = tuple(reconcile(ws, spec))
+            notes = tuple(reconcile(ws, spec)) + tuple(_send_pending(ws, spec.name))
             outcome = _build_locked(ws, spec, progress)
             if notes:
                 outcome = replace(outcome, warnings=notes + outcome.warnings)
@@ -143,10 +148,16 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
     snapshots = build.commit(candidate, ws.tables)
     states = _port_states(candidate, snapshots)
     version = ws.metadata.publish(build_id, states, candidate.inputs)
+    build.crash_point("published")
     for staged in candidate.ports:
         # the files just committed are the snapshot's plan: first queries need no catalog
         plan = FilePlan(tuple(str(f.resolve()) for f in staged.files))
         ws.plans.put(staged.table, states[staged.port].snapshot_ids[-1], plan)
+    progress("publish change events")
+    drained = publication.publish_pending(ws, spec.name)
+    sent = dict(drained.published)
+    problem = drained.problem()
+    held = (problem,) if problem else ()
     return BuildOutcome(
         spec.name,
         spec.folder,
@@ -154,8 +165,19 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
         version=version.version,
         build_id=build_id,
         rows={p.port: p.row_count for p in candidate.ports},
-        warnings=candidate.warnings + _apply_retention(ws, spec),
+        warnings=candidate.warnings + held + _apply_retention(ws, spec),
+        events={p.port: p.as_json() for p in sent.get(version.version, ())},
     )
+
+
+def _send_pending(ws: Workspace, product: str) -> list[str]:
+    """Publish what earlier builds left in the outbox, before anything newer."""
+    if not ws.metadata.pending_publications(product):
+        return []
+    drained = publication.publish_pending(ws, product)
+    lines = [f"sent the change events an earlier build left pending: {line}" for line in drained.describe()]
+    problem = drained.problem()
+    return lines + ([problem] if problem else [])
 
 
 def _previous(ws: Workspace, spec: ProductSpec, latest: ProductVersion | None) -> build.Previous | None:
@@ -186,7 +208,9 @@ def _apply_retention(ws: Workspace, spec: ProductSpec) -> tuple[str, ...]:
 def _plan(candidate: build.Candidate) -> dict[str, object]:
     """Everything needed to publish the build from its committed snapshots alone."""
     return {
-        "ports": {p.port: {"table": p.table, "rows": p.row_count} for p in candidate.ports},
+        "ports": {
+            p.port: {"table": p.table, "rows": p.row_count, "key": list(p.key)} for p in candidate.ports
+        },
         "inputs": dict(candidate.inputs),
     }
 

@@ -10,19 +10,21 @@ the topic ``daap.<product>.<port>``::
 keyed by the primary key (a JSON object of the key columns), with a tombstone
 (same key, null value) after each delete. Event ids are derived from the build
 id, the port, the operation and the key, so publishing the same version again
-after a crash yields the same ids and the backbone stores each once.
+after a crash yields the same ids and the backbone stores each once. A port
+without a key (append-only) is keyed by the whole row; as the same row may be
+appended twice, its ids also take the row's position in the change set, which
+is ordered, so they are as stable.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 #: Debezium operation codes
@@ -68,22 +70,32 @@ def changes(
     updates_after: pa.Table,
     deletes: pa.Table,
     now_ms: int,
+    position: int = 0,
 ) -> Iterator[Change]:
-    """The events of one change set, in the order consumers should apply them."""
-    for after in inserts.to_pylist():
-        yield _event(source, key, CREATE, None, after, now_ms)
-    for before, after in zip(updates_before.to_pylist(), updates_after.to_pylist(), strict=True):
-        yield _event(source, key, UPDATE, before, after, now_ms)
-    for before in deletes.to_pylist():
-        deleted = _event(source, key, DELETE, before, None, now_ms)
+    """The events of one change set, in the order consumers should apply them.
+
+    Args:
+        position: the ordinal of the first row given within its whole change set
+            (a caller slicing a big change set passes where each slice starts).
+    """
+    for i, after in enumerate(inserts.to_pylist(), position):
+        yield _event(source, key, CREATE, None, after, now_ms, i)
+    for i, (before, after) in enumerate(
+        zip(updates_before.to_pylist(), updates_after.to_pylist(), strict=True), position
+    ):
+        yield _event(source, key, UPDATE, before, after, now_ms, i)
+    for i, before in enumerate(deletes.to_pylist(), position):
+        deleted = _event(source, key, DELETE, before, None, now_ms, i)
         yield deleted
         yield Change(deleted.event_id + ":tombstone", deleted.key, None)
 
 
-def snapshot(source: Source, key: Sequence[str], rows: pa.Table, now_ms: int) -> Iterator[Change]:
-    """``op: r`` events: the full load a new subscriber starts from."""
-    for after in rows.to_pylist():
-        yield _event(source, key, READ, None, after, now_ms)
+def snapshot(
+    source: Source, key: Sequence[str], rows: pa.Table, now_ms: int, position: int = 0
+) -> Iterator[Change]:
+    """``op: r`` events: the full load a new subscriber starts from (``position`` as in :func:`changes`)."""
+    for i, after in enumerate(rows.to_pylist(), position):
+        yield _event(source, key, READ, None, after, now_ms, i)
 
 
 def _event(
@@ -93,26 +105,28 @@ def _event(
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
     now_ms: int,
+    ordinal: int,
 ) -> Change:
     row = after if after is not None else before
     assert row is not None
     key_bytes = encode({k: row[k] for k in key}) if key else encode(row)
     identity = f"{source.build_id}\0{source.port}\0{op}\0".encode() + key_bytes
+    if not key:  # the same row may come twice: its position tells the copies apart
+        identity += f"\0{ordinal}".encode()
     event_id = hashlib.sha256(identity).hexdigest()[:32]
     envelope = {"before": before, "after": after, "op": op, "source": source.as_dict(), "ts_ms": now_ms}
     return Change(event_id, key_bytes, encode(envelope))
 
 
 def encode(value: Any) -> bytes:
-    """Canonical JSON: sorted keys, no spaces; decimals as strings, times as ISO 8601."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_json_value).encode()
+    """Canonical JSON (UTF-8): sorted keys, no spaces; decimals as strings, times as
+    ISO 8601 (as ``isoformat()`` writes them), bytes as hex, NaN and infinities as null."""
+    return orjson.dumps(value, default=_json_value, option=orjson.OPT_SORT_KEYS)
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(f"cannot encode {type(value).__name__} in a change event")

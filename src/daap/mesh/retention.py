@@ -47,12 +47,22 @@ def pinned_versions(ws: Workspace, product: str) -> set[int]:
     return pinned
 
 
+def awaiting_publication(ws: Workspace, product: str) -> set[int]:
+    """Versions a pending publication still compares against: its change set starts there."""
+    pending = [entry.version for entry in ws.metadata.pending_publications(product)]
+    if not pending:
+        return set()
+    numbers = [v.version for v in ws.metadata.list_versions(product, include_expired=True)]
+    return {max((n for n in numbers if n < version), default=0) for version in pending} - {0}
+
+
 def expire(
     ws: Workspace, product: str, policy: RetentionPolicy, now: datetime, dry_run: bool = False
 ) -> list[int]:
     """Apply ``policy`` to ``product``; returns the versions expired (or that would be)."""
     versions = ws.metadata.list_versions(product)
-    chosen = choose_expired(versions, policy, now, pinned_versions(ws, product))
+    pinned = pinned_versions(ws, product) | awaiting_publication(ws, product)
+    chosen = choose_expired(versions, policy, now, pinned)
     if dry_run or not chosen:
         return chosen
     ws.metadata.expire_versions(product, chosen)

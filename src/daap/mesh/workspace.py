@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from daap.errors import BuildError, NotFound
 from daap.mesh.metadata import MetadataStore, PortState, ProductVersion, open_metadata_store
@@ -25,6 +26,10 @@ from daap.runtime.storage.plans import PlanCache
 from daap.spec import find_products, load_mesh_config, load_product
 from daap.spec.mesh import MeshConfig
 from daap.spec.model import ProductSource, ProductSpec
+
+if TYPE_CHECKING:
+    from daap.mesh.audit import AuditLog
+    from daap.mesh.backbone import Backbone
 
 #: a version number, a point in time, or None for the latest
 At = int | datetime | None
@@ -65,9 +70,24 @@ class Workspace:
     def plans(self) -> PlanCache:
         return PlanCache(self.config.home / "cache" / "plans")
 
+    @cached_property
+    def backbone(self) -> Backbone:
+        """The event backbone change events go to (``backbone`` in ``mesh.yaml``)."""
+        from daap.mesh.backbone import open_backbone
+
+        return open_backbone(self.config.backbone_url)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The change audit log, in the home (``audit.db``, signing key in ``keys/``)."""
+        from daap.mesh.audit import AuditLog
+
+        return AuditLog.open(self)
+
     def close(self) -> None:
-        if "metadata" in self.__dict__:
-            self.metadata.close()
+        for name in ("metadata", "backbone", "audit"):
+            if name in self.__dict__:
+                self.__dict__.pop(name).close()
 
     # -- products ----------------------------------------------------------
 

@@ -41,6 +41,7 @@ class StagedPort:
     table: str
     files: tuple[Path, ...]
     row_count: int
+    key: tuple[str, ...] = ()  # the contract's primary key; empty: append-only
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def prepare(
             rows = gates[port.name].row_count
             files = contract.write_port(con, port, directory, rows)
             _check_append_only(con, product, port, files, previous, progress)
-            staged.append(StagedPort(port.name, table, tuple(files), rows))
+            key = tuple(port.contract.primary_key or ())
+            staged.append(StagedPort(port.name, table, tuple(files), rows, key))
     except BaseException:
         for port in product.output_ports:
             store.discard_stage(table_name(product.name, port.name), build_id)

@@ -225,9 +225,13 @@ def _appended(con: Any, ref: PortRef, names: list[str], append_only: bool) -> Ch
 
 
 def _expand(con: Any, names: list[str], count: str) -> pa.Table:
-    """Each group repeated ``count`` times (where positive): a row appended twice is two rows."""
+    """Each group repeated ``count`` times (where positive): a row appended twice is two rows.
+
+    Ordered by every column, so the same two versions always give the same rows
+    in the same order (change events of such rows are identified by position).
+    """
     return con.sql(
-        f"SELECT {_select(names)} FROM {_GROUPS}, range({count}) WHERE {count} > 0"
+        f"SELECT {_select(names)} FROM {_GROUPS}, range({count}) WHERE {count} > 0 ORDER BY ALL"
     ).to_arrow_table()
 
 

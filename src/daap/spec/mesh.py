@@ -8,6 +8,7 @@ in layers: built-in defaults, then ``mesh.yaml``, then the environment::
     name: streaming-media
     metadata: postgresql://daap@db/daap     # default: sqlite (in the home)
     warehouse: /data/warehouse              # default: <home>/warehouse
+    backbone: nats://127.0.0.1:4222         # default: embedded (in the metadata database)
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class MeshConfig:
     name: str | None = None
     #: the engine's memory limit in builds; past it, work spills to ``<home>/tmp``
     build_memory: str = "4GB"
+    #: where change events go: ``sqlite:///...`` (embedded), ``nats://...`` or ``kafka://...``
+    backbone_url: str = ""
 
 
 class MeshFile(BaseModel):
@@ -64,6 +67,7 @@ class MeshFile(BaseModel):
     metadata: str = "sqlite"
     warehouse: str | None = None
     buildMemory: str | None = None
+    backbone: str | None = None
 
 
 def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
@@ -83,6 +87,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
     settings = (validate(MeshFile, doc) if doc else None) or MeshFile()
     metadata = _metadata_url(doc, home)
     memory = _build_memory(doc, env, settings.buildMemory)
+    backbone = _backbone_url(doc, metadata, home)
     if doc is not None and doc.diagnostics:
         raise SpecError(doc.diagnostics)
     return MeshConfig(
@@ -93,6 +98,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
         warehouse=_warehouse(root, home, settings.warehouse),
         name=settings.name,
         build_memory=memory,
+        backbone_url=backbone,
     )
 
 
@@ -142,6 +148,27 @@ def _metadata_url(doc: YamlDoc | None, home: Path) -> str:
     assert doc is not None
     doc.report(("metadata",), f"metadata must be 'sqlite' or a postgresql:// URL, got {value!r}")
     return sqlite
+
+
+#: backbone URL schemes ``mesh.yaml`` accepts besides ``embedded``
+BACKBONE_SCHEMES = ("sqlite://", "nats://", "kafka://")
+
+
+def _backbone_url(doc: YamlDoc | None, metadata: str, home: Path) -> str:
+    """``embedded`` → the metadata database when it is SQLite (else a file in the home);
+    a ``nats://``, ``kafka://`` or ``sqlite:///abs/path`` URL → itself."""
+    value = doc.get(("backbone",), "embedded") if doc else "embedded"
+    embedded = metadata if metadata.startswith("sqlite://") else f"sqlite:///{home / 'backbone.db'}"
+    if value == "embedded" or not isinstance(value, str):
+        return embedded  # a non-string was reported by the MeshFile model
+    if value.startswith(BACKBONE_SCHEMES) and len(value.split("://", 1)[1]) > 0:
+        return value
+    assert doc is not None
+    doc.report(
+        ("backbone",),
+        f"backbone must be 'embedded', a nats:// or kafka:// URL, or sqlite:///abs/path, got {value!r}",
+    )
+    return embedded
 
 
 def _build_memory(doc: YamlDoc | None, env: Mapping[str, str], value: str | None) -> str:

@@ -27,6 +27,7 @@ def test_defaults_without_mesh_yaml(tmp_path: Path) -> None:
         warehouse=home / "warehouse",
         name=None,
         build_memory=config.build_memory,
+        backbone_url=f"sqlite:///{home}/metadata.db",  # embedded: in the metadata database
     )
     quarter = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4 // 2**20
     assert config.build_memory == f"{quarter}MB"
@@ -40,6 +41,29 @@ def test_build_memory_from_mesh_yaml_then_environment(tmp_path: Path) -> None:
         load_mesh_config(tmp_path, env={"DAAP_BUILD_MEMORY": "lots"})
     (tmp_path / "mesh.yaml").write_text("name: x\nbuildMemory: two gigs\n")
     with pytest.raises(SpecError, match=r"mesh.yaml:2:\d+: buildMemory 'two gigs' is not a size"):
+        load_mesh_config(tmp_path, env={})
+
+
+@pytest.mark.parametrize(
+    "value", ["nats://127.0.0.1:4222", "kafka://broker:9092", "sqlite:///var/lib/events.db"]
+)
+def test_backbone_url_from_mesh_yaml(tmp_path: Path, value: str) -> None:
+    write_mesh(tmp_path, f"backbone: {value}\n")
+    assert load_mesh_config(tmp_path, env={}).backbone_url == value
+
+
+def test_embedded_backbone_beside_postgres_metadata_is_a_file_in_the_home(tmp_path: Path) -> None:
+    write_mesh(tmp_path, "metadata: postgresql://daap@db/mesh\nbackbone: embedded\n")
+    config = load_mesh_config(tmp_path, env={})
+    assert config.backbone_url == f"sqlite:///{tmp_path.resolve()}/.daap/backbone.db"
+
+
+@pytest.mark.parametrize("value", ["rabbitmq://localhost", "nats://", "'events'"])
+def test_unsupported_backbone_is_refused_with_its_position(tmp_path: Path, value: str) -> None:
+    write_mesh(tmp_path, f"name: x\nbackbone: {value}\n")
+    with pytest.raises(
+        SpecError, match=r"mesh.yaml:2:\d+: backbone must be 'embedded', a nats:// or kafka://"
+    ):
         load_mesh_config(tmp_path, env={})
 
 
@@ -92,10 +116,10 @@ def test_unsupported_metadata_backend_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_and_wrong_types_are_all_reported(tmp_path: Path) -> None:
-    assert mesh_problems(tmp_path, "nmae: m\nwarehouse: [a]\nbackbone: nats\n") == [
+    assert mesh_problems(tmp_path, "nmae: m\nwarehouse: [a]\nbackbon: nats\n") == [
         (1, 1, "unknown field 'nmae'; did you mean 'name'?"),
         (2, 12, "'warehouse' must be a string, got a list"),
-        (3, 1, "unknown field 'backbone'"),
+        (3, 1, "unknown field 'backbon'; did you mean 'backbone'?"),
     ]
 
 

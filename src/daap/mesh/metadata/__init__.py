@@ -36,10 +36,13 @@ __all__ = [
     "MetadataStore",
     "PortState",
     "ProductVersion",
+    "Publication",
+    "PublicationState",
     "open_metadata_store",
 ]
 
 BuildState = Literal["running", "committing", "published", "failed", "unchanged"]
+PublicationState = Literal["pending", "done"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,25 @@ class BuildRecord:
     message: str | None
     plan: Mapping[str, Any]  # JSON-able: what the commit step intends to do
     version: int | None  # set once published
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The outbox entry of one published version: are its change events out yet?
+
+    Written by :meth:`MetadataStore.publish` in the same transaction as the
+    version, so no published version can lack one. ``progress`` is JSON-able
+    and belongs to the publisher (per port: events, audit entries, offsets).
+    """
+
+    product: str
+    version: int
+    build_id: str
+    state: PublicationState
+    progress: Mapping[str, Any]
+    attempts: int  # how many times publishing was tried and failed
+    error: str | None  # why the last attempt failed
+    updated_at: datetime
 
 
 class MetadataStore(Protocol):
@@ -124,6 +146,7 @@ class MetadataStore(Protocol):
 
         Idempotent: publishing an already-published build returns the version it
         got and changes nothing, so a retried commit step cannot publish twice.
+        The same transaction records the version's outbox entry, ``pending``.
 
         Args:
             build_id: a running or committing build.
@@ -205,6 +228,41 @@ class MetadataStore(Protocol):
         Raises:
             MetadataError: a version is unknown, or is the product's latest version
                 (the latest always stays readable).
+        """
+        ...
+
+    def pending_publications(self, product: str | None = None) -> list[Publication]:
+        """Outbox entries whose change events are not all out yet, oldest version first.
+
+        Args:
+            product: only this product's; every product's when None.
+        """
+        ...
+
+    def get_publication(self, product: str, version: int) -> Publication | None:
+        """Returns: the outbox entry of that version, or None (versions published before
+        the outbox existed have none)."""
+        ...
+
+    def record_publication(
+        self,
+        build_id: str,
+        progress: Mapping[str, Any],
+        *,
+        done: bool = False,
+        error: str | None = None,
+    ) -> Publication:
+        """Save the publisher's progress on a version; ``done`` closes the entry for good.
+
+        Args:
+            build_id: the build that published the version.
+            progress: replaces the stored progress.
+            done: all change events are out; the entry is never pending again.
+            error: why this attempt failed (counts an attempt); None clears it.
+
+        Raises:
+            MetadataError: no outbox entry for ``build_id``, or it is already done and
+                ``progress`` differs (a finished publication is final).
         """
         ...
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from daap.mesh.metadata import BuildRecord, BuildState, PortState, ProductVersion
+from daap.mesh.metadata import (
+    BuildRecord,
+    BuildState,
+    PortState,
+    ProductVersion,
+    Publication,
+    PublicationState,
+)
 from daap.mesh.metadata._dialect import Dialect, Row
 
 BUILD_COLUMNS = "build_id, product, state, started_at, finished_at, fingerprint, message, plan, version"
 VERSION_COLUMNS = "product, version, build_id, published_at, fingerprint, ports, inputs, expired"
+PUBLICATION_COLUMNS = "product, version, build_id, state, progress, attempts, error, updated_at"
 
 
 def build_from_row(row: Row, dialect: Dialect) -> BuildRecord:
@@ -45,6 +53,21 @@ def version_from_row(row: Row, dialect: Dialect) -> ProductVersion:
         ports=ports_from_json(dialect.decode_json(ports)),
         inputs={key: int(value) for key, value in dialect.decode_json(inputs).items()},
         expired=bool(expired),
+    )
+
+
+def publication_from_row(row: Row, dialect: Dialect) -> Publication:
+    """A ``daap_publications`` row (selected as :data:`PUBLICATION_COLUMNS`) as a record."""
+    product, version, build_id, state, progress, attempts, error, updated = row
+    return Publication(
+        product=product,
+        version=int(version),
+        build_id=build_id,
+        state=cast(PublicationState, state),
+        progress=dialect.decode_json(progress),
+        attempts=int(attempts),
+        error=error,
+        updated_at=dialect.decode_time(updated),
     )
 
 

@@ -79,6 +79,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        2,
+        "publication outbox",
+        (
+            # One row per published version, written in the transaction that
+            # publishes it: the version's change events still to record in the
+            # audit log and put on the backbone ("pending") or all out ("done").
+            # ``progress`` holds per port what went out (events, offsets).
+            """CREATE TABLE daap_publications (
+                product TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                build_id TEXT NOT NULL UNIQUE REFERENCES daap_builds (build_id),
+                state TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+                progress {json} NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                error TEXT,
+                updated_at {timestamp} NOT NULL,
+                PRIMARY KEY (product, version)
+            )""",
+            "CREATE INDEX daap_publications_pending ON daap_publications (product, version)"
+            " WHERE state = 'pending'",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (

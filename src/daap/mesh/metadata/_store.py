@@ -17,13 +17,15 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from daap.errors import MetadataError
-from daap.mesh.metadata import BuildRecord, BuildState, PortState, ProductVersion
+from daap.mesh.metadata import BuildRecord, BuildState, PortState, ProductVersion, Publication
 from daap.mesh.metadata._dialect import Dialect, Tx
 from daap.mesh.metadata._rows import (
     BUILD_COLUMNS,
+    PUBLICATION_COLUMNS,
     VERSION_COLUMNS,
     build_from_row,
     ports_to_json,
+    publication_from_row,
     version_from_row,
 )
 from daap.mesh.metadata._schema import migrate
@@ -34,6 +36,7 @@ T = TypeVar("T")
 _PENDING: tuple[BuildState, ...] = ("running", "committing")
 _SELECT_BUILD = f"SELECT {BUILD_COLUMNS} FROM daap_builds"
 _SELECT_VERSION = f"SELECT {VERSION_COLUMNS} FROM daap_product_versions"
+_SELECT_PUBLICATION = f"SELECT {PUBLICATION_COLUMNS} FROM daap_publications"
 
 
 class SqlMetadataStore(ABC):
@@ -130,6 +133,11 @@ class SqlMetadataStore(ABC):
         tx.execute(
             "UPDATE daap_builds SET state = 'published', finished_at = ?, version = ? WHERE build_id = ?",
             (self._time(published_at), number, build.build_id),
+        )
+        tx.execute(
+            f"INSERT INTO daap_publications ({PUBLICATION_COLUMNS})"
+            " VALUES (?, ?, ?, 'pending', ?, 0, NULL, ?)",
+            (build.product, number, build.build_id, self._json({}), self._time(published_at)),
         )
 
     @staticmethod
@@ -266,6 +274,58 @@ class SqlMetadataStore(ABC):
                 hint="the latest version always stays readable; publish a newer one first",
             )
 
+    # -- publication outbox ---------------------------------------------------------
+
+    def pending_publications(self, product: str | None = None) -> list[Publication]:
+        sql = f"{_SELECT_PUBLICATION} WHERE state = 'pending'"
+        if product is None:
+            return self._publications(f"{sql} ORDER BY product, version", ())
+        return self._publications(f"{sql} AND product = ? ORDER BY version", (product,))
+
+    def get_publication(self, product: str, version: int) -> Publication | None:
+        sql = f"{_SELECT_PUBLICATION} WHERE product = ? AND version = ?"
+        return _first(self._publications(sql, (product, version)))
+
+    def record_publication(
+        self,
+        build_id: str,
+        progress: Mapping[str, Any],
+        *,
+        done: bool = False,
+        error: str | None = None,
+    ) -> Publication:
+        where = f"{_SELECT_PUBLICATION} WHERE build_id = ?"
+        with self._tx(write=True) as tx:
+            row = tx.fetch_one(where + self.dialect.lock_row, (build_id,))
+            if row is None:
+                raise MetadataError(
+                    f"{self._where}: build {build_id!r} has no publication outbox entry",
+                    hint="only a published version has one",
+                )
+            current = publication_from_row(row, self.dialect)
+            if current.state == "done":
+                if dict(progress) != dict(current.progress):
+                    raise MetadataError(
+                        f"{self._where}: the change events of {current.product} version"
+                        f" {current.version} are already published; the record is final"
+                    )
+                return current
+            tx.execute(
+                "UPDATE daap_publications SET state = ?, progress = ?, attempts = attempts + ?,"
+                " error = ?, updated_at = ? WHERE build_id = ?",
+                (
+                    "done" if done else "pending",
+                    self._json(dict(progress)),
+                    1 if error is not None else 0,
+                    error,
+                    self._time(_now()),
+                    build_id,
+                ),
+            )
+            row = tx.fetch_one(where, (build_id,))
+        assert row is not None
+        return publication_from_row(row, self.dialect)
+
     # -- helpers ------------------------------------------------------------------
 
     def _builds(self, sql: str, params: tuple[object, ...]) -> list[BuildRecord]:
@@ -277,6 +337,11 @@ class SqlMetadataStore(ABC):
         with self._tx() as tx:
             rows = tx.fetch_all(sql, params)
         return [version_from_row(row, self.dialect) for row in rows]
+
+    def _publications(self, sql: str, params: tuple[object, ...]) -> list[Publication]:
+        with self._tx() as tx:
+            rows = tx.fetch_all(sql, params)
+        return [publication_from_row(row, self.dialect) for row in rows]
 
     def _time(self, moment: datetime) -> object:
         return self.dialect.encode_time(moment)
