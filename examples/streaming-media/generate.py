@@ -5,6 +5,9 @@
 - playback_events/data/generated/events-YYYY-MM-DD.ndjson: one file per day of playback events.
 
 Same seed, same bytes: re-running changes nothing, so a rebuild publishes nothing new.
+
+``python generate.py [WORKSPACE] --add-day`` writes one more day of playback events
+after the last one there, touching nothing else: what a new delivery looks like.
 """
 
 from __future__ import annotations
@@ -100,5 +103,24 @@ def generate(workspace: Path, days: int = 7, per_day: int = 8000, seed: int = 7)
         (out / f"events-{day}.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def add_day(workspace: Path, per_day: int = 8000, seed: int = 7) -> Path:
+    """One more day of playback events after the newest file; returns the file written."""
+    out = workspace / "playback_events" / "data" / "generated"
+    days = sorted(date.fromisoformat(p.stem.removeprefix("events-")) for p in out.glob("events-*.ndjson"))
+    day = days[-1] + timedelta(days=1) if days else date(2026, 11, 1)
+    catalogue = titles(random.Random(seed))
+    rng = random.Random(f"{seed}-{day}")
+    lines = (json.dumps(e, separators=(",", ":")) for e in events(rng, catalogue, day, per_day))
+    target = out / f"events-{day}.ndjson"
+    out.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
 if __name__ == "__main__":
-    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent)
+    args = [a for a in sys.argv[1:] if a != "--add-day"]
+    root = Path(args[0]) if args else Path(__file__).parent
+    if "--add-day" in sys.argv[1:]:
+        print(f"wrote {add_day(root)}")
+    else:
+        generate(root)

@@ -78,10 +78,25 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
         if serve:
             from daap.cli.up import Ports, serve_mesh
 
-            output.out.print()
+            _print_try_changes(root)
             serve_mesh(service, Ports("127.0.0.1", 8080, 8815, 5433), None)
     finally:
         ws.close()
+
+
+def _print_try_changes(root: Path) -> None:
+    """How to watch the mesh react while it is served."""
+    lines = [
+        "",
+        "[bold]Watch it react[/] (the mesh rebuilds by itself while it is served). In another terminal:",
+        f"  daap -w {root} events tail title_popularity        # change events as they come",
+        f"  sed -i 's/^t0001,[^,]*/t0001,The Midnight Encore/' {root}/titles/data/generated/titles.csv",
+        f"  python {root}/generate.py {root} --add-day          # a new day of playback events",
+        "titles, playback_events and then title_popularity publish new versions; the tail shows each change.",
+        "",
+    ]
+    for line in lines:
+        output.out.print(line, markup=True, highlight=False)
 
 
 def _generate(root: Path, days: int) -> None:

@@ -45,6 +45,12 @@ class Ports:
     help="PEM certificate: Flight SQL and the PostgreSQL port then speak TLS.",
 )
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PEM key.")
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Build the mesh, then rebuild products as their files or upstream products change (`daap watch`).",
+)
 @click.pass_context
 @handle_errors
 def up(
@@ -55,6 +61,7 @@ def up(
     pg_port: int,
     tls_cert: Path | None,
     tls_key: Path | None,
+    watch: bool,
 ) -> None:
     """Serve the mesh's products over REST, GraphQL, Flight SQL and PostgreSQL wire.
 
@@ -70,15 +77,19 @@ def up(
     service = QueryService(ws)
     ports = Ports(host, http_port, flight_port, pg_port)
     try:
-        serve_mesh(service, ports, _tls(tls_cert, tls_key))
+        serve_mesh(service, ports, _tls(tls_cert, tls_key), watch=watch)
     finally:
         ws.close()
 
 
-def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None) -> None:
-    """Start Flight SQL and PostgreSQL in threads, then HTTP in the foreground until a signal."""
+def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None, *, watch: bool = True) -> None:
+    """Start Flight SQL and PostgreSQL in threads, then HTTP in the foreground until a signal.
+
+    With ``watch``, the mesh watcher runs in a thread too, on a workspace of its own.
+    """
     import uvicorn
 
+    from daap.cli.watch import watch_in_thread
     from daap.servers.flight import FlightSqlServer
     from daap.servers.pgwire import PgWireServer, Scram, Trust
 
@@ -94,8 +105,9 @@ def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None) -> Non
     auth = Scram({"daap": password}) if password else Trust()
     pg = PgWireServer(service, host=ports.host, port=ports.pg, auth=auth, ssl_context=_ssl_context(tls))
     pg_handle = pg.serve_in_thread()
+    watcher = watch_in_thread(service.ws.root) if watch else None
     try:
-        _print_connect(ports, bool(password), tls is not None)
+        _print_connect(ports, bool(password), tls is not None, watch)
         server = uvicorn.Server(uvicorn.Config(app, host=ports.host, port=ports.http, log_level="warning"))
         # uvicorn stops on SIGTERM/SIGINT, then re-raises the signal with the handler
         # installed before it; a quiet one lets us stop the other servers and exit 0.
@@ -103,6 +115,9 @@ def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None) -> Non
             signal.signal(sig, lambda *_: None)
         server.run()
     finally:
+        if watcher is not None:
+            watcher[1].set()
+            watcher[0].join(timeout=30)
         pg_handle.stop()
         flight_handle.shutdown()
         output.note("daap stopped")
@@ -157,7 +172,7 @@ def _ssl_context(tls: tuple[Path, Path] | None) -> ssl.SSLContext | None:
     return context
 
 
-def _print_connect(ports: Ports, password: bool, tls: bool) -> None:
+def _print_connect(ports: Ports, password: bool, tls: bool, watch: bool) -> None:
     host = ports.host
     user = "daap" if password else "you"
     sslmode = "require" if tls else "disable"
@@ -177,6 +192,15 @@ def _print_connect(ports: Ports, password: bool, tls: bool) -> None:
         f"  curl -s http://{host}:{ports.http}/graphql -H 'content-type: application/json' "
         '-d \'{"query": "{ __schema { queryType { fields { name } } } }"}\'',
         "",
+        *(
+            [
+                "products rebuild when their files or upstream products change;",
+                "follow their change events with: daap events tail PRODUCT",
+                "",
+            ]
+            if watch
+            else []
+        ),
         "stop with Ctrl-C (or SIGTERM)",
     ]
     for line in lines:
