@@ -111,3 +111,35 @@ def test_killed_at_random_moments_never_half_publishes(mesh, daap_env):
     ).stdout.split() == ["n", "300000"]
     listed = versions(mesh, daap_env)
     assert listed == list(range(1, len(listed) + 1)) and len(listed) == 2
+
+
+# -- publishing the change events: outbox, audit log, backbone ---------------------------
+
+
+def events(mesh, env):
+    out = daap(mesh, env, "events", "tail", "things", "--from-beginning", "--no-follow", "--json")
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("point", ["published", "audited:things", "sent:things"])
+def test_killed_while_publishing_events_loses_and_doubles_nothing(published, daap_env, point):
+    killed = daap(published, daap_env, "build", crash=point, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    # the version is published: consumers read it, whatever happened to its events
+    assert versions(published, daap_env) == [1, 2]
+    assert rows(published, daap_env) == [{"id": 1, "v": "new"}, {"id": 2, "v": "new"}]
+    result = json.loads(daap(published, daap_env, "build", "--json").stdout)
+    assert [(r["status"], r["version"]) for r in result] == [("unchanged", 2)]
+    assert any("sent the change events an earlier build left pending" in w for w in result[0]["warnings"])
+    got = events(published, daap_env)
+    assert [(e["offset"], e["value"]["op"], e["value"]["source"]["version"], e["key"]) for e in got] == [
+        (1, "c", 1, {"id": 1}),
+        (2, "c", 2, {"id": 2}),
+        (3, "u", 2, {"id": 1}),
+    ]
+    assert len({e["event_id"] for e in got}) == 3
+    verified = daap(published, daap_env, "audit", "verify", "things")
+    assert "OK things: 3 entries" in verified.stdout
+    # and nothing is left to send
+    again = daap(published, daap_env, "events", "publish")
+    assert "nothing waiting" in again.stderr
