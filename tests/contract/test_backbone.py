@@ -1,8 +1,10 @@
 """Contract for the event backbone: every adapter passes this one suite.
 
-Each test runs on the embedded backbone (a SQLite file in tmp_path) and on
+Each test runs on the embedded backbone (a SQLite file in tmp_path), on
 NATS JetStream (the real server; fixture ``nats_url`` gives each test its own
-stream prefix and deletes its streams). Topic names are unique per test.
+stream prefix and deletes its streams) and on Kafka (fixture ``kafka_url``: a
+Tansu broker the session starts, or ``DAAP_TEST_KAFKA``; each test has its own
+topic prefix). Topic names are unique per test.
 Nothing is mocked: concurrency tests use real threads and real processes.
 """
 
@@ -35,12 +37,28 @@ from daap.mesh.backbone import (
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-@pytest.fixture(params=["embedded", "nats"])
+#: what the Tansu test broker (0.6.0, memory storage) lacks, per test that needs it; each was
+#: checked against the broker directly. On a real Kafka (DAAP_TEST_KAFKA) these tests must pass.
+TANSU_GAPS = {
+    "test_start_positions": "Tansu answers ListOffsets(latest) with the base offset of the last record "
+    "batch + 1, not the high watermark, so Start.latest() starts inside the last batch",
+    "test_retention_by_count_then_offset_out_of_range": "Tansu has no DeleteRecords (the broker panics "
+    "'not yet implemented'), and its ListOffsets(latest) under-reports the end of the topic",
+    "test_retention_by_age": "Tansu stores retention.ms but never removes expired records, has no "
+    "DeleteRecords (panics 'not yet implemented'), and answers offsets_for_times after the last record "
+    "with 0 instead of -1",
+}
+
+
+@pytest.fixture(params=["embedded", "nats", "kafka"])
 def backbone_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL of an empty backbone."""
     if request.param == "embedded":
         return f"sqlite://{tmp_path}/state/backbone.db"
-    url: str = request.getfixturevalue("nats_url")
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    gap = TANSU_GAPS.get(request.function.__name__)
+    if request.param == "kafka" and gap and request.getfixturevalue("kafka_broker").tansu:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=gap))
     return url
 
 
@@ -271,7 +289,11 @@ def test_reopen_sees_everything_and_the_commits(backbone_url: str, topic: str) -
 
 @pytest.mark.parametrize(
     ("url", "named"),
-    [("nats://127.0.0.1:1", "nats://127.0.0.1:1"), ("sqlite:///proc/daap/backbone.db", "/proc/daap")],
+    [
+        ("nats://127.0.0.1:1", "nats://127.0.0.1:1"),
+        ("kafka://127.0.0.1:1", "kafka://127.0.0.1:1"),
+        ("sqlite:///proc/daap/backbone.db", "/proc/daap"),
+    ],
 )
 def test_unreachable_backbone_says_where_and_what_to_check(url: str, named: str) -> None:
     with pytest.raises(BackboneUnavailable) as info:
@@ -280,7 +302,7 @@ def test_unreachable_backbone_says_where_and_what_to_check(url: str, named: str)
     assert info.value.hint
 
 
-def test_names_urls_and_kafka_not_yet(backbone: Backbone) -> None:
+def test_names_and_urls(backbone: Backbone) -> None:
     assert topic_for("title_popularity", "popularity") == "daap.title_popularity.popularity"
     with pytest.raises(BackboneError):
         backbone.publish("bad topic", [])
@@ -288,8 +310,6 @@ def test_names_urls_and_kafka_not_yet(backbone: Backbone) -> None:
         backbone.subscribe(topic_for("p", "q"), "bad.group")
     with pytest.raises(BackboneError):
         backbone.publish("daap.a.b", [Event("daap.a.b", b"k", b"v", headers={"Nats-Msg-Id": "x"})])
-    with pytest.raises(ConfigError, match="not written yet"):
-        open_backbone("kafka://127.0.0.1:9092")
     with pytest.raises(ConfigError):
         open_backbone("sqlite://relative/path.db")
 

@@ -13,7 +13,8 @@ Adapters, chosen by URL in :func:`open_backbone` and imported lazily:
 - ``sqlite:///abs/path/backbone.db``: embedded default (``daap.mesh.backbone.sqlite``)
 - ``nats://host:4222``: NATS JetStream, one stream per topic (``daap.mesh.backbone.jetstream``,
   needs ``pip install 'daap[nats]'``)
-- ``kafka://``: not yet
+- ``kafka://host:9092``: Kafka, one single-partition topic per topic (``daap.mesh.backbone.kafka``,
+  needs ``pip install 'daap[kafka]'``)
 
 All pass the same contract suite, ``tests/contract/test_backbone.py``.
 """
@@ -145,10 +146,16 @@ def _open_nats(url: str) -> Backbone:
 
 
 def _open_kafka(url: str) -> Backbone:
-    raise ConfigError(
-        f"event backbone {url}: the Kafka adapter is not written yet",
-        hint="use the embedded backbone (sqlite:///...) or NATS JetStream (nats://host:4222) for now",
-    )
+    try:
+        from daap.mesh.backbone.kafka import KafkaBackbone
+    except ImportError as exc:
+        if not (exc.name or "").startswith("confluent_kafka"):
+            raise
+        raise ConfigError(
+            f"event backbone {url} needs the Kafka client confluent-kafka, which is not installed",
+            hint="pip install 'daap[kafka]'",
+        ) from exc
+    return KafkaBackbone.from_url(url)
 
 
 #: URL scheme -> adapter; a new backend adds a line here (and its contract-suite param).
@@ -164,7 +171,8 @@ def open_backbone(url: str) -> Backbone:
 
     Args:
         url: ``sqlite:///abs/path/backbone.db`` (tables ``daap_backbone_*``; may be the
-            metadata database) or ``nats://host:port[?stream_prefix=daap_]``.
+            metadata database), ``nats://host:port[?stream_prefix=daap_]`` or
+            ``kafka://host:port[,host2:port][?topic_prefix=...]``.
 
     Returns:
         A ready backbone; call ``close()`` when done.
