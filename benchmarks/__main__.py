@@ -16,6 +16,7 @@ from benchmarks import (
     build_1e7,
     build_raw_csv,
     change_set,
+    event_latency,
     flight_doget,
     pgwire_fetch,
     query_aggregate,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     change_set.NAME: change_set.run,
     audit_verify.NAME: audit_verify.run,
     backbone.NAME: backbone.run,
+    event_latency.NAME: event_latency.run,
 }
 
 
