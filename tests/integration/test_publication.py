@@ -299,3 +299,28 @@ def test_unreachable_backbone_keeps_the_version_and_publishes_when_it_returns(me
     events = envelopes(read_topic(mesh, "orders"))
     assert [(e["source"]["version"], e["op"]) for e in events] == [(1, "c"), (2, "c"), (2, "u"), (3, "u")]
     assert len(audit_entries(mesh, "orders")) == 4
+
+
+def test_deferred_events_wait_in_the_outbox_until_sent(mesh):
+    mesh.product(
+        "orders",
+        ORDERS,
+        pk=["order_id"],
+        inputs={"src": {"path": "data/in.csv"}},
+        files={"data/in.csv": "order_id,customer,amount\n1,ann,10\n"},
+    )
+    ws = mesh.workspace()
+    try:
+        from daap.mesh.builder import build_mesh
+
+        [outcome] = build_mesh(ws, send_events=False)
+        assert outcome.status == "published" and outcome.events == {}
+        assert any("deferred" in w for w in outcome.warnings)
+        assert [p.version for p in ws.metadata.pending_publications("orders")] == [1]
+    finally:
+        ws.close()
+    assert read_topic(mesh, "orders") == []
+    # the next ordinary build sends them first
+    [unchanged] = mesh.build_ok("orders")
+    assert unchanged.status == "unchanged"
+    assert [json.loads(e.value)["op"] for e in read_topic(mesh, "orders")] == ["c"]

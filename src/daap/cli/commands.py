@@ -98,16 +98,21 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.option(
+    "--defer-events",
+    is_flag=True,
+    help="Publish the versions but leave their change events queued; `daap events publish` sends them.",
+)
 @click.pass_context
 @handle_errors
-def build(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+def build(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, defer_events: bool) -> None:
     """Build products (default: all in the workspace) in dependency order."""
     from daap.mesh.builder import build_mesh
 
     ws = _workspace(ctx)
     try:
         with output.progress(not as_json) as report:
-            outcomes = build_mesh(ws, list(paths) or None, report)
+            outcomes = build_mesh(ws, list(paths) or None, report, send_events=not defer_events)
     finally:
         ws.close()
     if as_json:

@@ -52,9 +52,17 @@ class BuildOutcome:
 
 
 def build_mesh(
-    ws: Workspace, folders: Sequence[Path] | None = None, progress: Progress = lambda p, s: None
+    ws: Workspace,
+    folders: Sequence[Path] | None = None,
+    progress: Progress = lambda p, s: None,
+    *,
+    send_events: bool = True,
 ) -> list[BuildOutcome]:
-    """Build ``folders`` (default: every product of the workspace) in dependency order."""
+    """Build ``folders`` (default: every product of the workspace) in dependency order.
+
+    With ``send_events=False`` each new version's change events stay in the
+    outbox (``daap events publish`` or ``daap up`` send them): for bulk loads.
+    """
     folders = list(folders) if folders is not None else ws.product_folders()
     specs: list[ProductSpec] = []
     outcomes: dict[str, BuildOutcome] = {}
@@ -80,7 +88,7 @@ def build_mesh(
             message = f"skipped: upstream {', '.join(sorted(set(blocked)))} did not build"
             outcomes[spec.name] = BuildOutcome(spec.name, spec.folder, "skipped", message=message)
             continue
-        outcomes[spec.name] = build_product(ws, spec, functools.partial(progress, spec.name))
+        outcomes[spec.name] = build_product(ws, spec, functools.partial(progress, spec.name), send_events)
     return list(outcomes.values())
 
 
@@ -88,13 +96,17 @@ def _failed(outcome: BuildOutcome | None) -> bool:
     return outcome is not None and outcome.status in ("failed", "skipped")
 
 
-def build_product(ws: Workspace, spec: ProductSpec, progress: Callable[[str], None]) -> BuildOutcome:
+def build_product(
+    ws: Workspace, spec: ProductSpec, progress: Callable[[str], None], send_events: bool = True
+) -> BuildOutcome:
     """Build and publish one product; never raises for a failure of the build itself."""
     started = time.monotonic()
     try:
         with ws.lock(spec.name):
-            notes = tuple(reconcile(ws, spec)) + tuple(_send_pending(ws, spec.name))
-            outcome = _build_locked(ws, spec, progress)
+            notes = tuple(reconcile(ws, spec))
+            if send_events:
+                notes += tuple(_send_pending(ws, spec.name))
+            outcome = _build_locked(ws, spec, progress, send_events)
             if notes:
                 outcome = replace(outcome, warnings=notes + outcome.warnings)
     except DaapError as exc:
@@ -109,7 +121,9 @@ def _timed(outcome: BuildOutcome, seconds: float) -> BuildOutcome:
     return replace(outcome, seconds=round(seconds, 3))
 
 
-def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], None]) -> BuildOutcome:
+def _build_locked(
+    ws: Workspace, spec: ProductSpec, progress: Callable[[str], None], send_events: bool
+) -> BuildOutcome:
     progress("read inputs")
     inputs = resolve_inputs(spec, ws.upstream, build.column_types(spec))
     fingerprint = build.fingerprint(spec, inputs)
@@ -153,11 +167,14 @@ def _build_locked(ws: Workspace, spec: ProductSpec, progress: Callable[[str], No
         # the files just committed are the snapshot's plan: first queries need no catalog
         plan = FilePlan(tuple(str(f.resolve()) for f in staged.files))
         ws.plans.put(staged.table, states[staged.port].snapshot_ids[-1], plan)
-    progress("publish change events")
-    drained = publication.publish_pending(ws, spec.name)
-    sent = dict(drained.published)
-    problem = drained.problem()
-    held = (problem,) if problem else ()
+    sent: dict[int, tuple[publication.PortEvents, ...]] = {}
+    held: tuple[str, ...] = ("change events left in the outbox (deferred); `daap events publish` sends them",)
+    if send_events:
+        progress("publish change events")
+        drained = publication.publish_pending(ws, spec.name)
+        sent = dict(drained.published)
+        problem = drained.problem()
+        held = (problem,) if problem else ()
     return BuildOutcome(
         spec.name,
         spec.folder,

@@ -28,13 +28,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from daap.errors import DaapError, MetadataError
 from daap.mesh import changes, events
 from daap.mesh.audit import NewEntry
 from daap.mesh.backbone import Event, topic_for
 from daap.mesh.metadata import ProductVersion, Publication
 from daap.mesh.workspace import Workspace
-from daap.runtime import build
+from daap.runtime import build, engine
 from daap.runtime.cdc import ChangeSet
 
 #: change events built, audited and sent per step; bounds memory for big change sets
@@ -139,8 +141,15 @@ def publish_version(ws: Workspace, entry: Publication) -> tuple[PortEvents, ...]
     keys = port_keys(ws, entry.build_id)
     results = []
     for port in sorted(version.ports):
-        change_set = changes.between(ws, version, port, previous, keys.get(port, ()))
-        results.append(_publish_port(ws, version, port, change_set))
+        key = keys.get(port, ())
+        if previous is None or port not in previous.ports:
+            # every row is an insert: stream them from the snapshot, memory stays bounded
+            counts = (version.ports[port].row_count, 0, 0)
+            results.append(_publish_port(ws, version, port, counts, _all_rows(ws, version, port, key)))
+            continue
+        change_set = changes.between(ws, version, port, previous, key)
+        counts = (change_set.inserted, change_set.updated, change_set.deleted)
+        results.append(_publish_port(ws, version, port, counts, _change_batches(change_set)))
     progress = {p.port: p.as_json() for p in results}
     ws.metadata.record_publication(entry.build_id, progress, done=True)
     return tuple(results)
@@ -161,7 +170,18 @@ def port_keys(ws: Workspace, build_id: str) -> dict[str, tuple[str, ...]]:
     return {port: tuple(info.get("key", ())) for port, info in ports.items()}
 
 
-def _publish_port(ws: Workspace, version: ProductVersion, port: str, change_set: ChangeSet) -> PortEvents:
+#: a batch of one kind of change: (inserts, updates before, updates after, deletes, position)
+Batch = tuple[pa.Table, pa.Table, pa.Table, pa.Table, int]
+
+
+def _publish_port(
+    ws: Workspace,
+    version: ProductVersion,
+    port: str,
+    counts: tuple[int, int, int],
+    batches: Iterator[tuple[tuple[str, ...], Batch]],
+) -> PortEvents:
+    """Audit, then send, the events of ``batches``, one batch at a time."""
     topic = topic_for(version.product, port)
     state = version.ports[port]
     ms = int(version.published_at.timestamp() * 1000)
@@ -170,7 +190,10 @@ def _publish_port(ws: Workspace, version: ProductVersion, port: str, change_set:
     )
     offsets: list[int] = []
     count = 0
-    for batch in _batches(source, change_set, ms):
+    for key, (inserts, before, after, deletes, position) in batches:
+        batch = list(events.changes(source, key, inserts, before, after, deletes, ms, position))
+        if not batch:
+            continue
         entries = [
             NewEntry(c.event_id, version.build_id, port, c.value) for c in batch if c.value is not None
         ]
@@ -180,38 +203,55 @@ def _publish_port(ws: Workspace, version: ProductVersion, port: str, change_set:
             topic, [Event(topic, c.key, c.value, event_id=c.event_id, timestamp_ms=ms) for c in batch]
         )
         build.crash_point(f"sent:{port}")
-        offsets.extend((sent[0], sent[-1]) if sent else ())
+        offsets.extend((sent[0], sent[-1]))
         count += len(batch)
     if count:
         ws.audit.checkpoint(version.product)
     return PortEvents(
         port,
         topic,
-        change_set.inserted,
-        change_set.updated,
-        change_set.deleted,
+        *counts,
         count,
         min(offsets) if offsets else None,
         max(offsets) if offsets else None,
     )
 
 
-def _batches(source: events.Source, change_set: ChangeSet, ms: int) -> Iterator[list[events.Change]]:
-    """The change set's events in apply order (inserts, updates, deletes + tombstones), in slices."""
+def _all_rows(
+    ws: Workspace, version: ProductVersion, port: str, key: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], Batch]]:
+    """A first version's rows as inserts, read from its snapshot a batch at a time.
+
+    Ordered by the key (or every column), so a retry numbers and names them alike.
+    """
+    con = engine.connect()
+    try:
+        engine.register(con, "port_rows", ws.relation(version.ports[port]))
+        order = ", ".join(engine.quote(k) for k in key) if key else "ALL"
+        reader = con.sql(f"SELECT * FROM port_rows ORDER BY {order}").to_arrow_reader(BATCH)
+        position = 0
+        for record_batch in reader:
+            rows = pa.Table.from_batches([record_batch])
+            empty = rows.slice(0, 0)
+            yield key, (rows, empty, empty, empty, position)
+            position += rows.num_rows
+    finally:
+        con.close()
+
+
+def _change_batches(change_set: ChangeSet) -> Iterator[tuple[tuple[str, ...], Batch]]:
+    """The change set in apply order (inserts, updates, deletes + tombstones), in slices."""
     key = change_set.key
     empty = change_set.inserts.slice(0, 0)
-    no_updates = change_set.updates_after.slice(0, 0)
-
+    none = change_set.updates_after.slice(0, 0)
     for start in range(0, change_set.inserted, BATCH):
-        part = change_set.inserts.slice(start, BATCH)
-        yield list(events.changes(source, key, part, no_updates, no_updates, empty, ms, start))
+        yield key, (change_set.inserts.slice(start, BATCH), none, none, empty, start)
     for start in range(0, change_set.updated, BATCH):
         before = change_set.updates_before.slice(start, BATCH)
         after = change_set.updates_after.slice(start, BATCH)
-        yield list(events.changes(source, key, empty, before, after, empty, ms, start))
+        yield key, (empty, before, after, empty, start)
     for start in range(0, change_set.deleted, BATCH):
-        part = change_set.deletes.slice(start, BATCH)
-        yield list(events.changes(source, key, empty, no_updates, no_updates, part, ms, start))
+        yield key, (empty, none, none, change_set.deletes.slice(start, BATCH), start)
 
 
 __all__ = ["Drained", "PortEvents", "port_keys", "publish_all_pending", "publish_pending", "publish_version"]
