@@ -78,14 +78,15 @@ def changes(
         position: the ordinal of the first row given within its whole change set
             (a caller slicing a big change set passes where each slice starts).
     """
+    make = _Maker(source, key, now_ms)
     for i, after in enumerate(inserts.to_pylist(), position):
-        yield _event(source, key, CREATE, None, after, now_ms, i)
+        yield make(CREATE, None, after, i)
     for i, (before, after) in enumerate(
         zip(updates_before.to_pylist(), updates_after.to_pylist(), strict=True), position
     ):
-        yield _event(source, key, UPDATE, before, after, now_ms, i)
+        yield make(UPDATE, before, after, i)
     for i, before in enumerate(deletes.to_pylist(), position):
-        deleted = _event(source, key, DELETE, before, None, now_ms, i)
+        deleted = make(DELETE, before, None, i)
         yield deleted
         yield Change(deleted.event_id + ":tombstone", deleted.key, None)
 
@@ -94,28 +95,48 @@ def snapshot(
     source: Source, key: Sequence[str], rows: pa.Table, now_ms: int, position: int = 0
 ) -> Iterator[Change]:
     """``op: r`` events: the full load a new subscriber starts from (``position`` as in :func:`changes`)."""
+    make = _Maker(source, key, now_ms)
     for i, after in enumerate(rows.to_pylist(), position):
-        yield _event(source, key, READ, None, after, now_ms, i)
+        yield make(READ, None, after, i)
 
 
-def _event(
-    source: Source,
-    key: Sequence[str],
-    op: str,
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
-    now_ms: int,
-    ordinal: int,
-) -> Change:
-    row = after if after is not None else before
-    assert row is not None
-    key_bytes = encode({k: row[k] for k in key}) if key else encode(row)
-    identity = f"{source.build_id}\0{source.port}\0{op}\0".encode() + key_bytes
-    if not key:  # the same row may come twice: its position tells the copies apart
-        identity += f"\0{ordinal}".encode()
-    event_id = hashlib.sha256(identity).hexdigest()[:32]
-    envelope = {"before": before, "after": after, "op": op, "source": source.as_dict(), "ts_ms": now_ms}
-    return Change(event_id, key_bytes, encode(envelope))
+class _Maker:
+    """Builds the events of one port's version: what all of them share is encoded once.
+
+    The envelope is written as the concatenation of its canonical parts (keys in
+    sorted order: after, before, op, source, ts_ms), which is byte for byte what
+    :func:`encode` makes of the whole dict, at a fraction of the cost.
+    """
+
+    def __init__(self, source: Source, key: Sequence[str], now_ms: int) -> None:
+        self.key = tuple(key)
+        self.prefix = {
+            op: f"{source.build_id}\0{source.port}\0{op}\0".encode() for op in (CREATE, UPDATE, DELETE, READ)
+        }
+        self.tail = {
+            op: b',"op":'
+            + encode(op)
+            + b',"source":'
+            + encode(source.as_dict())
+            + b',"ts_ms":'
+            + encode(now_ms)
+            + b"}"
+            for op in (CREATE, UPDATE, DELETE, READ)
+        }
+
+    def __call__(
+        self, op: str, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, ordinal: int
+    ) -> Change:
+        row = after if after is not None else before
+        assert row is not None
+        key = self.key
+        key_bytes = encode({k: row[k] for k in key}) if key else encode(row)
+        identity = self.prefix[op] + key_bytes
+        if not key:  # the same row may come twice: its position tells the copies apart
+            identity += b"\0%d" % ordinal
+        event_id = hashlib.sha256(identity).hexdigest()[:32]
+        value = b'{"after":' + encode(after) + b',"before":' + encode(before) + self.tail[op]
+        return Change(event_id, key_bytes, value)
 
 
 def encode(value: Any) -> bytes:

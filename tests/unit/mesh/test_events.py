@@ -65,3 +65,28 @@ def test_snapshot_is_a_full_load_of_read_events():
 
 def test_canonical_json():
     assert encode({"b": 1, "a": Decimal("0.10")}) == b'{"a":"0.10","b":1}'
+
+
+def test_envelope_bytes_are_the_canonical_encoding_of_the_whole_envelope():
+    rows = table([{"id": 1, "amount": Decimal("2.50"), "day": date(2024, 1, 1)}])
+    empty = rows.slice(0, 0)
+    for event in [
+        *changes(SOURCE, ["id"], rows, rows, rows, rows, now_ms=7),
+        *snapshot(SOURCE, ["id"], rows, 7),
+    ]:
+        if event.value is not None:
+            assert event.value == encode(json.loads(event.value))
+    # keys sorted, no spaces: the same bytes whatever built them
+    [only] = changes(SOURCE, ["id"], rows, empty, empty, empty, now_ms=7)
+    assert only.value.startswith(
+        b'{"after":{"amount":"2.50","day":"2024-01-01","id":1},"before":null,"op":"c"'
+    )
+
+
+def test_rows_without_key_get_distinct_ids_by_position():
+    rows = table([{"id": 1, "amount": None, "day": None}] * 2)
+    empty = rows.slice(0, 0)
+    first, second = changes(SOURCE, [], rows, empty, empty, empty, now_ms=1)
+    assert first.key == second.key and first.event_id != second.event_id
+    [again] = changes(SOURCE, [], rows.slice(1), empty, empty, empty, now_ms=1, position=1)
+    assert again.event_id == second.event_id
