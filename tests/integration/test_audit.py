@@ -9,12 +9,15 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from daap.mesh.audit import AuditError, AuditLog, NewEntry, verify_export, verify_proof
+from daap.mesh.audit import export as export_module
 from daap.mesh.audit.chain import Entry
+from daap.mesh.audit.store import lookup_sql
 
 PRODUCT = "orders"
 
@@ -43,8 +46,15 @@ def log(tmp_path: Path) -> Iterator[AuditLog]:
     audit.close()
 
 
-@pytest.fixture
-def exported(log: AuditLog, tmp_path: Path) -> Path:
+@pytest.fixture(params=["one-block", "small-blocks"])
+def exported(
+    log: AuditLog, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The export; also verified reading a few lines at a time, leaves going into the tree
+    every few entries, so every tampering test crosses the verifier's block boundaries."""
+    if request.param == "small-blocks":
+        monkeypatch.setattr("daap.mesh.audit.export._BLOCK", 700)
+        monkeypatch.setattr("daap.mesh.audit.verify._FLUSH", 3)
     path = tmp_path / "orders.audit.jsonl"
     log.export(PRODUCT, path)
     return path
@@ -68,6 +78,15 @@ def _fails(path: Path, log: AuditLog, kind: str, seq: int, key: object = None) -
 def _edit(path: Path, change: Callable[[list[str]], None]) -> None:
     lines = _lines(path)
     change(lines)
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _replace(path: Path, seq: int, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` (once) in the line of entry ``seq``, which must hold it."""
+    lines = _lines(path)
+    i = _index(lines, seq)
+    assert old in lines[i]
+    lines[i] = lines[i].replace(old, new, 1)
     path.write_text("".join(lines), encoding="utf-8")
 
 
@@ -175,6 +194,87 @@ def test_wrong_public_key(log: AuditLog, exported: Path, tmp_path: Path) -> None
     other.close()
 
 
+def test_export_lines_take_the_fast_path(
+    log: AuditLog, exported: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines as the writer makes them are checked without json.loads: only the checkpoints
+    and the first entry (which tells the verifier the product) are parsed."""
+    parsed: list[bytes] = []
+    parse = export_module._parse
+
+    def counting(raw: bytes, seq: int) -> dict[str, object]:
+        parsed.append(raw)
+        return parse(raw, seq)
+
+    monkeypatch.setattr(export_module, "_parse", counting)
+    assert verify_export(exported, log.public_key_path).entries == 40
+    assert len(parsed) == 1 + 3 and json.loads(parsed[0])["seq"] == 1
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        {},  # json.dumps's default ", " and ": "
+        {"separators": (",", ":"), "sort_keys": True},
+        {"separators": (",", ":"), "ensure_ascii": False},
+    ],
+)
+def test_other_json_spellings_of_an_export_verify(
+    log: AuditLog, exported: Path, spelling: dict[str, Any]
+) -> None:
+    """Any JSON text of the same objects verifies the same (the slow path reads it)."""
+    honest = verify_export(exported, log.public_key_path)
+    _edit(exported, lambda lines: lines.__setitem__(
+        slice(None), [json.dumps(json.loads(ln), **spelling) + "\n" for ln in lines]
+    ))  # fmt: skip
+    assert verify_export(exported, log.public_key_path) == honest
+    _replace(exported, 23, ": 23}", ": 24}")
+    _fails(exported, log, "altered", 23)
+
+
+def test_payloads_with_escapes_and_other_scripts(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "home", "acme")
+    payloads = [
+        {"name": "Zoë", "city": "Zürich"},
+        {"text": 'line\nbreak, tab\t, quote " and backslash \\'},
+        {"emoji": "\U0001f600", "nul": "\u0000", "ctl": "\x1f"},
+        {"plain": 1},
+    ]
+    texts = [json.dumps(p).encode() for p in payloads]
+    texts.append(json.dumps(payloads[0], ensure_ascii=False).encode())  # UTF-8, not \u escapes
+    log.append(PRODUCT, [NewEntry(f"ev-{i}", "b1", "orders", text) for i, text in enumerate(texts)])
+    path = tmp_path / "orders.audit.jsonl"
+    log.export(PRODUCT, path)
+    assert verify_export(path, log.public_key_path).entries == 5
+    assert log.verify(PRODUCT).entries == 5
+    # the same payload string in another JSON spelling (\u escapes for the quotes) is the same entry
+    _replace(path, 4, '\\"plain\\"', "\\u0022plain\\u0022")
+    assert verify_export(path, log.public_key_path).entries == 5
+    _replace(path, 5, "Z\\u00fcrich", "Zurich")
+    _fails(path, log, "altered", 5)
+    log.close()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "kind"),
+    [
+        ('\\"insert\\"', '\\"ins\tert\\"', "malformed"),  # a raw control character in a string
+        ('\\"insert\\"', '\\"\\ud800\\"', "malformed"),  # a lone surrogate: not UTF-8 text
+        ('"seq":14,', '"seq":' + "1" * 5000 + ",", "malformed"),  # more digits than Python reads
+        ('"event_id":"ev-14"', '"event_id":"ev\\n14"', "altered"),  # an identifier changed by an escape
+        ('"event_id":"ev-14"', '"event_id":"ev\\u002d14"', None),  # the same identifier, escaped
+    ],
+)
+def test_odd_lines_are_read_as_json_reads_them(
+    log: AuditLog, exported: Path, old: str, new: str, kind: str | None
+) -> None:
+    _replace(exported, 14, old, new)
+    if kind is None:
+        assert verify_export(exported, log.public_key_path).entries == 40
+    else:
+        _fails(exported, log, kind, 14)
+
+
 def test_inclusion_proof_offline(log: AuditLog) -> None:
     proof = log.prove(PRODUCT, "ev-33")  # after the last checkpoint: signs one first
     offline = json.loads(json.dumps(proof))
@@ -228,6 +328,35 @@ def test_appends_are_idempotent_and_conflicts_refused(log: AuditLog) -> None:
     with pytest.raises(AuditError, match="JSON"):
         log.append(PRODUCT, [NewEntry("ev-x", "b", "p", b"{")])
     assert log.verify(PRODUCT).unsigned == 41 - 25
+
+
+def test_event_ids_are_looked_up_in_their_index(log: AuditLog) -> None:
+    """The duplicate check of an append probes the event index, never scans the log."""
+    plan = log.store.db.execute(f"EXPLAIN QUERY PLAN {lookup_sql(3)}", (PRODUCT, "a", "b", "c")).fetchall()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "audit_entries_event" in details and "SCAN" not in details, details
+
+
+def test_appends_to_a_larger_log_keep_duplicates_and_conflicts(log: AuditLog) -> None:
+    """Batches larger than a lookup chunk, against a log of a few thousand entries."""
+    for first in range(41, 3041, 1000):
+        log.append(PRODUCT, _new(first, first + 999, "b4"))
+    assert log.store.size(PRODUCT) == 3040
+    # old ids from all over the log (and within every lookup chunk), mixed with new ones
+    stored = list(log.entries(PRODUCT))[::3]
+    old = [NewEntry(e.event_id, e.build_id, e.port, e.payload) for e in stored]
+    mixed = [entry for pair in zip(old, _new(3041, 3041 + len(old) - 1, "b5"), strict=True) for entry in pair]
+    appended = log.append(PRODUCT, mixed)
+    assert appended[0::2] == stored
+    assert [e.seq for e in appended[1::2]] == list(range(3041, 3041 + len(old)))
+    assert appended == log.append(PRODUCT, mixed)  # idempotent, as a whole
+    size = log.store.size(PRODUCT)
+    changed = NewEntry("ev-2999", "b4", "orders", b'{"op":"delete"}')
+    with pytest.raises(AuditError, match="other content") as caught:
+        log.append(PRODUCT, [*_new(size + 1, size + 1200, "b6"), changed])
+    assert (caught.value.kind, caught.value.seq) == ("conflict", 2999)
+    assert log.store.size(PRODUCT) == size  # the whole batch was refused
+    assert log.verify(PRODUCT).entries == size
 
 
 def test_two_writers_get_consecutive_numbers(log: AuditLog) -> None:

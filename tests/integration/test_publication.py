@@ -324,3 +324,35 @@ def test_deferred_events_wait_in_the_outbox_until_sent(mesh):
     [unchanged] = mesh.build_ok("orders")
     assert unchanged.status == "unchanged"
     assert [json.loads(e.value)["op"] for e in read_topic(mesh, "orders")] == ["c"]
+
+
+def test_tail_cli_behind_retention_says_so_and_full_load_recovers(mesh, daap_env):
+    import subprocess
+    import sys
+
+    declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n2,bob,20\n", pk=["order_id"])
+    rebuild(mesh, "orders", "order_id,customer,amount\n1,ann,11\n2,bob,20\n")
+    ws = mesh.workspace()
+    try:
+        ws.backbone.set_retention(topic_for("orders", "orders"), max_events=1)
+        ws.backbone.apply_retention()
+    finally:
+        ws.close()
+
+    def tail(*args):
+        cmd = [sys.executable, "-m", "daap", "-w", str(mesh.root), "events", "tail", "orders", "--no-follow"]
+        return subprocess.run([*cmd, *args], env=daap_env, capture_output=True, text=True, timeout=60)
+
+    behind = tail("--from-offset", "1")
+    assert behind.returncode == 6
+    assert "offset 1 was removed by retention; the earliest available is 3" in behind.stderr
+    assert "--full-load" in behind.stderr
+    loaded = tail("--full-load", "--json")
+    assert loaded.returncode == 0, loaded.stderr
+    got = [json.loads(line)["value"] for line in loaded.stdout.splitlines()]
+    assert [(v["op"], v["after"]["amount"]) for v in got] == [("r", 11.0), ("r", 20.0)]
+    assert "full load of orders.orders version 2: 2 rows (op r)" in loaded.stderr
+    bad = tail("--from-beginning", "--since", "2026-01-01")
+    assert bad.returncode == 2 and "choose one start" in bad.stderr
+    unknown = tail("--since", "yesterday")
+    assert unknown.returncode == 2 and "--since 'yesterday' is not an ISO 8601 time" in unknown.stderr

@@ -89,9 +89,9 @@ def _print_try_changes(root: Path) -> None:
     lines = [
         "",
         "[bold]Watch it react[/] (the mesh rebuilds by itself while it is served). In another terminal:",
-        f"  daap -w {root} events tail title_popularity        # change events as they come",
+        f"  daap -w {root} events tail title_popularity   # change events as they come",
         f"  sed -i 's/^t0001,[^,]*/t0001,The Midnight Encore/' {root}/titles/data/generated/titles.csv",
-        f"  python {root}/generate.py {root} --add-day          # a new day of playback events",
+        f"  python {root}/generate.py {root} --add-day   # a new day of playback events",
         "titles, playback_events and then title_popularity publish new versions; the tail shows each change.",
         "",
     ]

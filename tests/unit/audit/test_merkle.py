@@ -91,6 +91,21 @@ def test_roots_match_the_rfc_definition(n: int) -> None:
     assert CompactRange(compact.size, compact.stack).root() == compact.root()
 
 
+@pytest.mark.parametrize("start", [0, 1, 2, 3, 5, 8, 12, 16, 17])
+def test_extend_is_append_one_by_one(start: int) -> None:
+    """``extend`` adds perfect subtrees at a time; from any size, the stack is append's."""
+    leaves = [_h(bytes([i])) for i in range(start + 40)]
+    for count in range(41):
+        one_by_one, at_once = CompactRange(), CompactRange()
+        for leaf in leaves[: start + count]:
+            one_by_one.append(leaf)
+        for leaf in leaves[:start]:
+            at_once.append(leaf)
+        at_once.extend(leaves[start : start + count])
+        assert (at_once.size, at_once.stack) == (one_by_one.size, one_by_one.stack)
+        assert at_once.root() == MerkleTree(leaves[: start + count]).root()
+
+
 @pytest.mark.parametrize("n", range(1, len(DATA) + 1))
 def test_inclusion_proofs(n: int) -> None:
     root = mth(DATA[:n])

@@ -41,6 +41,10 @@ def leaf_data(seq: int, event_id: str, build_id: str, product: str, port: str, p
     return header.encode() + payload
 
 
+#: an entry's fields in the order of :class:`Entry`'s, as the store reads them
+Row = tuple[int, str, str, str, str, bytes, bytes, bytes]
+
+
 @dataclass(frozen=True)
 class Entry:
     """One committed change event of a product (``seq`` is 1-based, per product)."""

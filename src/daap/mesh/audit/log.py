@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daap.errors import NotFound
-from daap.mesh.audit.chain import Entry
+from daap.mesh.audit.chain import Entry, Row
 from daap.mesh.audit.errors import AuditError
 from daap.mesh.audit.export import write_export
 from daap.mesh.audit.keys import key_paths, load_or_create_signer
@@ -88,7 +88,8 @@ class AuditLog:
         """Write the log as JSON lines (:mod:`.export`), first signing any unsigned tail."""
         self.checkpoint(product)
         checkpoints = self.store.checkpoints(product)
-        write_export(path, self._interleave(product, checkpoints))
+        items = self._interleave(product, checkpoints)
+        write_export(path, (item if isinstance(item, str) else Entry(*item) for item in items))
         return ExportSummary(path, checkpoints[-1][0], len(checkpoints))
 
     def verify(self, product: str) -> Report:
@@ -100,8 +101,8 @@ class AuditLog:
             for item in self._interleave(product, self.store.checkpoints(product)):
                 if isinstance(item, str):
                     log.checkpoint(item)
-                else:
-                    log.entry(item)
+                elif not log.entry_row(item):  # the fast check failed: the slow one says why
+                    log.entry(Entry(*item))
         except OutOfOrder as gap:
             raise AuditError("removed", "the entry is missing", seq=gap.expected, product=product) from None
         pending = [size for size, _ in self.store.checkpoints(product) if size > log.tree.size]
@@ -132,16 +133,16 @@ class AuditLog:
             "checkpoint": note,
         }
 
-    def _interleave(self, product: str, checkpoints: list[tuple[int, str]]) -> Iterator[Entry | str]:
-        """Entries in order, each checkpoint right after the entry that reaches its size."""
+    def _interleave(self, product: str, checkpoints: list[tuple[int, str]]) -> Iterator[Row | str]:
+        """Entries (as rows) in order, each checkpoint right after the entry that reaches its size."""
         pending = iter(checkpoints)
         upcoming = next(pending, None)
         while upcoming is not None and upcoming[0] == 0:
             yield upcoming[1]
             upcoming = next(pending, None)
-        for entry in self.store.entries(product):
-            yield entry
-            while upcoming is not None and upcoming[0] <= entry.seq:
+        for row in self.store.rows(product):
+            yield row
+            while upcoming is not None and upcoming[0] <= row[0]:
                 yield upcoming[1]
                 upcoming = next(pending, None)
 

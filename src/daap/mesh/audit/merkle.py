@@ -68,6 +68,30 @@ class CompactRange:
             n >>= 1
         self.size += 1
 
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """:meth:`append` each of ``leaves``, a perfect subtree at a time: same result, but
+        the node hashes of each subtree are computed level by level, without the per-leaf
+        bookkeeping (verifying a long log is mostly hashing)."""
+        start, count = 0, len(leaves)
+        while start < count:
+            # the largest perfect subtree that fits what is left and keeps the size aligned
+            height = (count - start).bit_length() - 1
+            if self.size:
+                height = min(height, (self.size & -self.size).bit_length() - 1)
+            level = leaves[start : start + (1 << height)]
+            while len(level) > 1:
+                level = [
+                    _sha256(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2], strict=True)
+                ]
+            stack, n = self._stack, self.size >> height
+            stack.append(level[0])
+            while n & 1:  # as in append, one level up per set bit
+                right = stack.pop()
+                stack[-1] = _sha256(b"\x01" + stack[-1] + right).digest()
+                n >>= 1
+            self.size += 1 << height
+            start += 1 << height
+
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT
