@@ -7,13 +7,18 @@ the topic ``daap.<product>.<port>``::
      "source": {"product", "port", "version", "snapshot_id", "build_id", "ts_ms"},
      "ts_ms": ...}
 
-keyed by the primary key (a JSON object of the key columns), with a tombstone
-(same key, null value) after each delete. Event ids are derived from the build
-id, the port, the operation and the key, so publishing the same version again
-after a crash yields the same ids and the backbone stores each once. A port
-without a key (append-only) is keyed by the whole row; as the same row may be
-appended twice, its ids also take the row's position in the change set, which
-is ordered, so they are as stable.
+keyed by the primary key (a JSON object of the key columns; a port without a
+key, which is append-only, by the whole row), with a tombstone (same key, null
+value) after each delete.
+
+Event ids name the event's place in the mesh's history:
+``<product+port hash, 8 hex><version, 8 hex><op><position, 10 hex>``, the
+position counting the change set's rows of that operation in their order
+(by key; by every column without a key). The same version always has the
+same change set in the same order, so publishing it again after a crash
+yields the same ids, and the audit log and backbone store each once. The ids
+of one version are consecutive, so appending them extends the indexes of the
+audit log and backbone at their end instead of touching a page per event.
 """
 
 from __future__ import annotations
@@ -110,9 +115,8 @@ class _Maker:
 
     def __init__(self, source: Source, key: Sequence[str], now_ms: int) -> None:
         self.key = tuple(key)
-        self.prefix = {
-            op: f"{source.build_id}\0{source.port}\0{op}\0".encode() for op in (CREATE, UPDATE, DELETE, READ)
-        }
+        scope = hashlib.sha256(f"{source.product}\0{source.port}".encode()).hexdigest()[:8]
+        self.prefix = {op: f"{scope}{source.version:08x}{op}" for op in (CREATE, UPDATE, DELETE, READ)}
         self.tail = {
             op: b',"op":'
             + encode(op)
@@ -131,10 +135,7 @@ class _Maker:
         assert row is not None
         key = self.key
         key_bytes = encode({k: row[k] for k in key}) if key else encode(row)
-        identity = self.prefix[op] + key_bytes
-        if not key:  # the same row may come twice: its position tells the copies apart
-            identity += b"\0%d" % ordinal
-        event_id = hashlib.sha256(identity).hexdigest()[:32]
+        event_id = f"{self.prefix[op]}{ordinal:010x}"
         value = b'{"after":' + encode(after) + b',"before":' + encode(before) + self.tail[op]
         return Change(event_id, key_bytes, value)
 
