@@ -63,3 +63,8 @@ def test_identifiers_and_payloads_are_checked() -> None:
         check_payload(b"not json")
     with pytest.raises(ValueError):
         check_payload(b'"\xff"')
+    # what an export could not carry back, or another reader would read differently
+    for bad in (b'{"x":NaN}', b'{"x":Infinity}', b'"\\ud800"', b'{"a":1'):
+        with pytest.raises(ValueError, match="not JSON text"):
+            check_payload(bad)
+    check_payload('{"title":"Tōkyō 🎬","n":-1.5e3}'.encode())

@@ -19,9 +19,10 @@ unambiguous; the payload, last, may hold any bytes (it is JSON text, UTF-8).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from daap.mesh.audit.merkle import leaf_hash
 
@@ -106,6 +107,6 @@ def check_identifier(name: str, value: str) -> None:
 def check_payload(payload: bytes) -> None:
     """Payloads are JSON text in UTF-8, so an export can carry them as JSON strings."""
     try:
-        json.loads(payload.decode("utf-8"))
+        orjson.loads(payload)  # strict: UTF-8, no NaN, no lone surrogate
     except ValueError as exc:
         raise ValueError(f"the payload is not JSON text in UTF-8 ({exc})") from exc

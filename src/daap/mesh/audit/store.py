@@ -12,6 +12,7 @@ checkpoint costs O(log n). Verification never trusts the cache.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -175,13 +176,20 @@ class EntryStore:
         )
 
     def _existing(self, product: str, event_ids: list[str]) -> dict[str, Entry]:
-        found: dict[str, Entry] = {}
-        unique = list(dict.fromkeys(event_ids))
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
+        """The entries already holding any of ``event_ids``: one probe of the event-id index
+        per id (a covering read), then whole rows for the few found (a retry's)."""
+        found = self.db.execute(
+            "SELECT j.value FROM json_each(?) AS j CROSS JOIN audit_entries AS e"
+            " INDEXED BY audit_entries_event ON e.product = ? AND e.event_id = j.value",
+            (json.dumps(list(dict.fromkeys(event_ids))), product),
+        ).fetchall()
+        entries: dict[str, Entry] = {}
+        ids = [row[0] for row in found]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
             rows = self.db.execute(lookup_sql(len(chunk)), (product, *chunk))
-            found.update((row[1], Entry(*row)) for row in rows)
-        return found
+            entries.update((row[1], Entry(*row)) for row in rows)
+        return entries
 
 
 def lookup_sql(count: int) -> str:
