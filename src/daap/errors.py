@@ -264,6 +264,7 @@ class AuditError(DaapError):
         self.kind: AuditKind = kind
         self.seq = seq
         self.product = product
+        self.detail = message
         where = f"seq {seq}: " if seq is not None else ""
         log = f"audit log of {product}" if product else "audit log"
         super().__init__(f"{log}: {kind}: {where}{message}", hint=hint)

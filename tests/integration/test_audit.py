@@ -429,3 +429,19 @@ def test_cli_reports_tampering_with_exit_code(workspace: Path, tmp_path: Path) -
     assert code == 8
     assert "removed: seq 12" in text
     assert _run(workspace, "verify", "nope")[0] == 7  # NotFound
+
+
+def test_cli_names_the_line_of_the_altered_entry(workspace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "export.jsonl"
+    _run(workspace, "export", PRODUCT, "-o", str(out))
+    lines = out.read_text().splitlines()
+    line = _index(lines, 30)
+    assert line + 1 != 30  # checkpoints stand between the entries: lines and seqs differ
+
+    def alter(lines: list[str]) -> None:
+        lines[line] = lines[line].replace('"op', '"OP', 1)
+
+    _edit(out, alter)
+    code, text = _run(workspace, "verify", "--file", str(out))
+    assert code == 8
+    assert "altered: seq 30: " in text and f"(line {line + 1} of {out})" in text

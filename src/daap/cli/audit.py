@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,13 +73,21 @@ def verify(ctx: click.Context, product: str | None, file: Path | None, public_ke
     Exits non-zero naming the first sequence number altered, removed, reordered or
     inserted. --file needs --public-key unless run inside the mesh that signed it.
     """
-    from daap.mesh.audit import verify_export
+    from daap.mesh.audit import AuditError, verify_export
 
     if file is not None:
         if product is not None:
             raise UsageError("give PRODUCT or --file, not both")
         key = public_key if public_key is not None else _log(ctx).public_key_path
-        output.out.print(_ok(verify_export(file, key)), markup=False)
+        try:
+            report = verify_export(file, key)
+        except AuditError as exc:
+            line = _line_of(file, exc.seq)
+            if line is None:
+                raise
+            where = f"{exc.detail} (line {line} of {file})"
+            raise AuditError(exc.kind, where, seq=exc.seq, product=exc.product, hint=exc.hint) from None
+        output.out.print(_ok(report), markup=False)
         return
     log = _log(ctx)
     try:
@@ -86,6 +95,18 @@ def verify(ctx: click.Context, product: str | None, file: Path | None, public_ke
             output.out.print(_ok(log.verify(name)), markup=False)
     finally:
         log.close()
+
+
+def _line_of(path: Path, seq: int | None) -> int | None:
+    """The 1-based line of ``path`` holding entry ``seq`` (read loosely: the line may be damaged)."""
+    if seq is None:
+        return None
+    wanted = re.compile(rb'"seq":\s*%d\s*[,}]' % seq)
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, 1):
+            if b'"checkpoint"' not in raw[:16] and wanted.search(raw):
+                return number
+    return None
 
 
 @audit.command("prove")
