@@ -319,3 +319,23 @@ def test_deduplicator_forgets_the_least_recently_seen() -> None:
     answers = [seen.first_time(i) for i in ("a", "b", "a", "c", "b", "a")]
     assert answers == [True, True, False, True, True, True]  # "b" evicted "a" the second time
     assert len(seen) == 2 and "b" in seen and "a" in seen and "c" not in seen
+
+
+@pytest.mark.parametrize(
+    ("module", "url", "extra"),
+    [("nats", "nats://127.0.0.1:1", "nats"), ("confluent_kafka", "kafka://127.0.0.1:1", "kafka")],
+)
+def test_missing_client_gives_install_hint(module: str, url: str, extra: str) -> None:
+    script = (
+        f"import sys; sys.modules[{module!r}] = None\n"  # as if the client were not installed
+        "from daap.mesh.backbone import open_backbone\n"
+        "try:\n"
+        f"    open_backbone({url!r})\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc, exc.hint)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={"PYTHONPATH": SRC}
+    )
+    assert done.stdout.startswith("ConfigError"), done.stderr
+    assert "which is not installed" in done.stdout and f"pip install 'daap[{extra}]'" in done.stdout

@@ -21,6 +21,7 @@ All pass the same contract suite, ``tests/contract/test_backbone.py``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -126,43 +127,31 @@ class Backbone(Protocol):
         ...
 
 
-def _open_sqlite(url: str) -> Backbone:
-    from daap.mesh.backbone.sqlite import SqliteBackbone
+def _adapter(module: str, name: str, driver: str, client: str, extra: str) -> Callable[[str], Backbone]:
+    """An opener that imports ``daap.mesh.backbone.<module>`` on first use; a missing
+    ``driver`` package becomes a ConfigError naming the client and the extra to install."""
 
-    return SqliteBackbone.from_url(url)
+    def open_url(url: str) -> Backbone:
+        try:
+            adapter = importlib.import_module(f"daap.mesh.backbone.{module}")
+        except ImportError as exc:
+            if not driver or not (exc.name or "").startswith(driver):
+                raise
+            raise ConfigError(
+                f"event backbone {url} needs the {client}, which is not installed",
+                hint=f"pip install 'daap[{extra}]'",
+            ) from exc
+        backbone: Backbone = getattr(adapter, name).from_url(url)
+        return backbone
 
-
-def _open_nats(url: str) -> Backbone:
-    try:
-        from daap.mesh.backbone.jetstream import NatsBackbone
-    except ImportError as exc:
-        if not (exc.name or "").startswith("nats"):
-            raise
-        raise ConfigError(
-            f"event backbone {url} needs the NATS client nats-py, which is not installed",
-            hint="pip install 'daap[nats]'",
-        ) from exc
-    return NatsBackbone.from_url(url)
-
-
-def _open_kafka(url: str) -> Backbone:
-    try:
-        from daap.mesh.backbone.kafka import KafkaBackbone
-    except ImportError as exc:
-        if not (exc.name or "").startswith("confluent_kafka"):
-            raise
-        raise ConfigError(
-            f"event backbone {url} needs the Kafka client confluent-kafka, which is not installed",
-            hint="pip install 'daap[kafka]'",
-        ) from exc
-    return KafkaBackbone.from_url(url)
+    return open_url
 
 
 #: URL scheme -> adapter; a new backend adds a line here (and its contract-suite param).
 _OPENERS: Mapping[str, Callable[[str], Backbone]] = {
-    "sqlite": _open_sqlite,
-    "nats": _open_nats,
-    "kafka": _open_kafka,
+    "sqlite": _adapter("sqlite", "SqliteBackbone", "", "", ""),
+    "nats": _adapter("jetstream", "NatsBackbone", "nats", "NATS client nats-py", "nats"),
+    "kafka": _adapter("kafka", "KafkaBackbone", "confluent_kafka", "Kafka client confluent-kafka", "kafka"),
 }
 
 
