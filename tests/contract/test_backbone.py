@@ -150,6 +150,22 @@ def test_groups_are_independent_and_resume_after_their_commit(backbone: Backbone
     assert values(drain(backbone.subscribe(topic, "g1"), 5, timeout=1.5)) == [b"late0", b"late1"]
 
 
+def test_deleted_group_starts_over_and_others_keep_their_place(backbone: Backbone, topic: str) -> None:
+    backbone.publish(topic, events(topic, 6))
+    for group in ("gone", "kept"):
+        sub = backbone.subscribe(topic, group)
+        assert len(drain(sub, 6)) == 6
+        sub.commit(4)
+        sub.close()
+    backbone.delete_group(topic, "gone")
+    backbone.delete_group(topic, "gone")  # again: nothing there, nothing happens
+    backbone.delete_group(topic, "never-was")
+    assert [e.offset for e in drain(backbone.subscribe(topic, "gone"), 6, timeout=1.5)] == list(range(1, 7))
+    assert [e.offset for e in drain(backbone.subscribe(topic, "kept"), 6, timeout=1.5)] == [5, 6]
+    with pytest.raises(BackboneError, match="invalid consumer group"):
+        backbone.delete_group(topic, "no spaces")
+
+
 def test_start_positions(backbone: Backbone, topic: str) -> None:
     backbone.publish(topic, events(topic, 5, tag="old"))
     time.sleep(0.05)

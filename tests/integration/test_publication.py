@@ -356,3 +356,32 @@ def test_tail_cli_behind_retention_says_so_and_full_load_recovers(mesh, daap_env
     assert bad.returncode == 2 and "choose one start" in bad.stderr
     unknown = tail("--since", "yesterday")
     assert unknown.returncode == 2 and "--since 'yesterday' is not an ISO 8601 time" in unknown.stderr
+
+
+def test_a_tail_leaves_no_consumer_group_behind(mesh, daap_env, nats_url):
+    import asyncio
+    import subprocess
+    import sys
+
+    import nats
+
+    (mesh.root / "mesh.yaml").write_text(f"backbone: {nats_url}\n")
+    declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n", pk=["order_id"])
+    cmd = [sys.executable, "-m", "daap", "-w", str(mesh.root), "events", "tail", "orders"]
+    done = subprocess.run(
+        [*cmd, "--from-beginning", "--no-follow", "--json"], env=daap_env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["value"]["op"] for line in done.stdout.splitlines()] == ["c"]
+
+    async def consumers() -> list[str]:
+        nc = await nats.connect(nats_url.split("?")[0])
+        try:
+            js = nc.jetstream()
+            prefix = nats_url.split("stream_prefix=")[1]
+            names = [i.config.name for i in await js.streams_info() if i.config.name.startswith(prefix)]
+            return [c.name for name in names for c in await js.consumers_info(name)]
+        finally:
+            await nc.close()
+
+    assert asyncio.run(consumers()) == []

@@ -7,6 +7,7 @@ Ctrl-C (or, with ``--no-follow``, stops once it has caught up).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -77,17 +78,17 @@ def tail(
                 hint=f"name it: {', '.join(f'{product}.{p}' for p in ports)}",
             )
         printer = _Printer(as_json, max_events)
-        if full_load:
-            subscriptions = _full_load(ws, product, ports, printer)
-        else:
-            subscriptions = _subscribe(ws, product, ports, _start(from_beginning, from_offset, since))
+        reader = _Readers(ws, product, ports)
         try:
-            _follow(subscriptions, printer, follow)
+            if full_load:
+                reader.full_load(printer)
+            else:
+                reader.subscribe(_start(from_beginning, from_offset, since))
+            reader.follow(printer, follow)
         except KeyboardInterrupt:
             pass
         finally:
-            for sub in subscriptions:
-                sub.close()
+            reader.close()
     finally:
         ws.close()
 
@@ -131,48 +132,57 @@ def _parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _group() -> str:
-    """A consumer group of this tail alone: it never commits, so it never moves anyone's position."""
-    return f"daap-tail-{uuid.uuid4().hex[:12]}"
+class _Readers:
+    """The tail's readers, one per port, under a consumer group of their own that never
+    commits; closing deletes the group, so a tail leaves nothing on the backbone."""
 
+    def __init__(self, ws: Workspace, product: str, ports: list[str]) -> None:
+        from daap.mesh.backbone import topic_for
 
-def _subscribe(ws: Workspace, product: str, ports: list[str], start: Start) -> list[Subscription]:
-    from daap.mesh.backbone import topic_for
+        self.ws = ws
+        self.product = product
+        self.topics = {port: topic_for(product, port) for port in ports}
+        self.group = f"daap-tail-{uuid.uuid4().hex[:12]}"
+        self.subscriptions: list[Subscription] = []
 
-    group = _group()
-    return [ws.backbone.subscribe(topic_for(product, port), group, start) for port in ports]
+    def subscribe(self, start: Start) -> None:
+        for topic in self.topics.values():
+            self.subscriptions.append(self.ws.backbone.subscribe(topic, self.group, start))
 
+    def full_load(self, printer: _Printer) -> None:
+        """Print each port's full load, then read on right after the version it came from."""
+        from daap.mesh.feed import full_load
 
-def _full_load(ws: Workspace, product: str, ports: list[str], printer: _Printer) -> list[Subscription]:
-    """Print each port's full load, then subscribe right after the version it came from."""
-    from daap.mesh.backbone import topic_for
-    from daap.mesh.feed import full_load
-
-    group = _group()
-    subscriptions = []
-    for port in ports:
-        load = full_load(ws, product, port)
-        output.note(
-            f"full load of {product}.{port} version {load.version.version}: {load.rows:,} rows (op r)"
-        )
-        for event in load.events(ws):
-            printer.show(event)
-        subscriptions.append(ws.backbone.subscribe(topic_for(product, port), group, load.resume))
-    return subscriptions
-
-
-def _follow(subscriptions: list[Subscription], printer: _Printer, follow: bool) -> None:
-    """Poll every topic in turn; without ``follow``, stop after a round that brought nothing."""
-    while not printer.done:
-        got = 0
-        for sub in subscriptions:
-            for event in sub.poll(max_events=500, timeout=POLL_SECONDS / len(subscriptions)):
+        for port, topic in self.topics.items():
+            load = full_load(self.ws, self.product, port)
+            version = load.version.version
+            output.note(f"full load of {self.product}.{port} version {version}: {load.rows:,} rows (op r)")
+            for event in load.events(self.ws):
                 printer.show(event)
-                got += 1
-                if printer.done:
-                    return
-        if not got and not follow:
-            return
+            self.subscriptions.append(self.ws.backbone.subscribe(topic, self.group, load.resume))
+
+    def follow(self, printer: _Printer, follow: bool) -> None:
+        """Poll every topic in turn; without ``follow``, stop after a round that brought nothing."""
+        wait = POLL_SECONDS / max(len(self.subscriptions), 1)
+        while not printer.done:
+            got = 0
+            for sub in self.subscriptions:
+                for event in sub.poll(max_events=500, timeout=wait):
+                    printer.show(event)
+                    got += 1
+                    if printer.done:
+                        return
+            if not got and not follow:
+                return
+
+    def close(self) -> None:
+        from daap.errors import BackboneError
+
+        for sub in self.subscriptions:
+            sub.close()
+        for topic in self.topics.values():
+            with contextlib.suppress(BackboneError):
+                self.ws.backbone.delete_group(topic, self.group)
 
 
 class _Printer:

@@ -110,6 +110,17 @@ class Backbone(Protocol):
         """
         ...
 
+    def delete_group(self, topic: str, group: str) -> None:
+        """Forget consumer group ``group`` on ``topic``: its committed offset and any
+        server-side state. A later subscription of that name starts as a new group.
+        Deleting a group that does not exist does nothing.
+
+        Raises:
+            BackboneError: invalid topic or group name.
+            BackboneUnavailable: the backbone cannot be reached.
+        """
+        ...
+
     def set_retention(self, topic: str, max_age_ms: int | None = None, max_events: int | None = None) -> None:
         """Keep at most ``max_events`` events, none older than ``max_age_ms``; None means unlimited."""
         ...

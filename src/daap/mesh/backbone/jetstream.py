@@ -160,6 +160,15 @@ class NatsBackbone:
         await self.js.add_consumer(stream, config)
         return await self.js.pull_subscribe_bind(group, stream=stream)
 
+    def delete_group(self, topic: str, group: str) -> None:
+        check_topic(topic)
+        check_group(group)
+        self._call(self._delete_group(topic, group))
+
+    async def _delete_group(self, topic: str, group: str) -> None:
+        with contextlib.suppress(NotFoundError):  # no such consumer, or no such stream
+            await self.js.delete_consumer(self.stream(topic), group)
+
     def set_retention(self, topic: str, max_age_ms: int | None = None, max_events: int | None = None) -> None:
         check_topic(topic)
         self._call(self._set_retention(topic, max_age_ms, max_events))

@@ -272,6 +272,15 @@ class KafkaBackbone:
             return found.offset + 1 if found.offset >= 0 else high + 1  # -1: nothing that late yet
         return {"earliest": low + 1, "latest": high + 1}.get(start.kind, start.value)
 
+    def delete_group(self, topic: str, group: str) -> None:
+        """Kafka keeps a group's offsets per group, not per topic: the whole group goes
+        (daap uses one group name per topic it follows)."""
+        check_topic(topic)
+        check_group(group)
+        name = self.prefix + group
+        future = self._admin.delete_consumer_groups([name], request_timeout=OP_TIMEOUT_S)[name]
+        self._wait(future, f"deleting consumer group {group}", tolerate=KafkaError.GROUP_ID_NOT_FOUND)
+
     def set_retention(self, topic: str, max_age_ms: int | None = None, max_events: int | None = None) -> None:
         check_topic(topic)
         name = self._ensure(topic)

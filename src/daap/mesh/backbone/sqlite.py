@@ -196,6 +196,12 @@ class SqliteBackbone:
                 (topic, group, offset),
             )
 
+    def delete_group(self, topic: str, group: str) -> None:
+        check_topic(topic)
+        check_group(group)
+        with self._tx() as cur:
+            cur.execute("DELETE FROM daap_backbone_groups WHERE topic = ? AND grp = ?", (topic, group))
+
     def set_retention(self, topic: str, max_age_ms: int | None = None, max_events: int | None = None) -> None:
         check_topic(topic)
         with self._tx() as cur:
