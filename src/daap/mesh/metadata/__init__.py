@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from daap.errors import ConfigError
+from daap.mesh.metadata._registry import RegistryStore, SchemaReference, StoredSchema, SubjectVersion
 from daap.mesh.metadata._urls import redact_url
 
 __all__ = [
@@ -38,6 +39,10 @@ __all__ = [
     "ProductVersion",
     "Publication",
     "PublicationState",
+    "RegistryStore",
+    "SchemaReference",
+    "StoredSchema",
+    "SubjectVersion",
     "open_metadata_store",
 ]
 
@@ -102,8 +107,8 @@ class Publication:
     updated_at: datetime
 
 
-class MetadataStore(Protocol):
-    """Port for recording builds and published product versions.
+class MetadataStore(RegistryStore, Protocol):
+    """Port for recording builds and published product versions (and the schema registry's tables).
 
     Every method is safe to call from several threads on one store object and
     from several processes on one URL.

@@ -102,6 +102,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             " WHERE state = 'pending'",
         ),
     ),
+    Migration(
+        3,
+        "schema registry",
+        (
+            # Schemas by global id; ``fingerprint`` (type, canonical form, references) makes
+            # an identical schema get the id it already has, from any process.
+            """CREATE TABLE daap_registry_schemas (
+                id {serial},
+                fingerprint TEXT NOT NULL UNIQUE,
+                schema_type TEXT NOT NULL,
+                schema TEXT NOT NULL,
+                refs {json} NOT NULL
+            )""",
+            # One row per version of a subject; soft-deleted versions stay until deleted for good.
+            """CREATE TABLE daap_registry_versions (
+                subject TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                schema_id BIGINT NOT NULL REFERENCES daap_registry_schemas (id),
+                deleted BOOLEAN NOT NULL DEFAULT FALSE,
+                PRIMARY KEY (subject, version)
+            )""",
+            "CREATE INDEX daap_registry_versions_by_schema ON daap_registry_versions (schema_id)",
+            # Which subject versions each schema references (for referencedby and deletes).
+            """CREATE TABLE daap_registry_references (
+                schema_id BIGINT NOT NULL REFERENCES daap_registry_schemas (id),
+                name TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                PRIMARY KEY (schema_id, name)
+            )""",
+            "CREATE INDEX daap_registry_references_target ON daap_registry_references (subject, version)",
+            # Compatibility level and mode per subject; the subject '' holds the global ones.
+            # A 'lock' row per subject is what registering locks (PostgreSQL).
+            """CREATE TABLE daap_registry_settings (
+                subject TEXT NOT NULL,
+                setting TEXT NOT NULL CHECK (setting IN ('compatibility', 'mode', 'lock')),
+                value TEXT NOT NULL,
+                PRIMARY KEY (subject, setting)
+            )""",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (

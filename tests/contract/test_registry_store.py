@@ -1,0 +1,134 @@
+"""Contract for the schema registry's tables in the metadata store: SQLite and PostgreSQL.
+
+Real databases (a file in tmp_path; a throwaway PostgreSQL database), real
+processes for the concurrency test.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daap.mesh.metadata import MetadataStore, SchemaReference, open_metadata_store
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/state/metadata.db"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[MetadataStore]:
+    opened = open_metadata_store(store_url)
+    yield opened
+    opened.close()
+
+
+def test_identical_schemas_share_one_global_id(store: MetadataStore) -> None:
+    first = store.registry_register("a-value", "fp-1", "AVRO", '"string"', ())
+    again = store.registry_register("a-value", "fp-1", "AVRO", '"string"', ())
+    other_subject = store.registry_register("b-value", "fp-1", "AVRO", '"string"', ())
+    second = store.registry_register("a-value", "fp-2", "AVRO", '"long"', ())
+    assert first == again and first[1] == 1
+    assert other_subject == (first[0], 1)
+    assert second[1] == 2 and second[0] != first[0]
+    assert store.registry_schema_id("fp-1") == first[0]
+    stored = store.registry_get_schema(second[0])
+    assert stored is not None and (stored.schema_type, stored.schema) == ("AVRO", '"long"')
+    assert store.registry_get_schema(10_000) is None
+
+
+def test_versions_soft_delete_purge_and_numbering(store: MetadataStore) -> None:
+    for n in range(3):
+        store.registry_register("s", f"fp-{n}", "AVRO", f'{{"type":"fixed","name":"f","size":{n + 1}}}', ())
+    store.registry_mark_deleted("s", [3])
+    assert [v.version for v in store.registry_versions("s")] == [1, 2]
+    assert [(v.version, v.deleted) for v in store.registry_versions("s", include_deleted=True)] == [
+        (1, False),
+        (2, False),
+        (3, True),
+    ]
+    # numbers are never reused, even after a soft delete
+    assert store.registry_register("s", "fp-9", "AVRO", '"int"', ())[1] == 4
+    store.registry_purge("s", [2, 3])  # 2 is live: a purge takes only soft-deleted versions
+    assert [v.version for v in store.registry_versions("s", include_deleted=True)] == [1, 2, 4]
+
+
+def test_references_and_referenced_by(store: MetadataStore) -> None:
+    base_id, _ = store.registry_register(
+        "base", "fp-base", "AVRO", '{"type":"record","name":"B","fields":[]}', ()
+    )
+    ref = SchemaReference("B", "base", 1)
+    user_id, _ = store.registry_register("user", "fp-user", "AVRO", '{"type":"record","name":"U"}', [ref])
+    stored = store.registry_get_schema(user_id)
+    assert stored is not None and stored.references == (ref,)
+    assert store.registry_referenced_by("base", 1) == [user_id]
+    store.registry_mark_deleted("user", [1])
+    assert store.registry_referenced_by("base", 1) == []
+    assert base_id != user_id
+
+
+def test_settings_per_subject_and_global(store: MetadataStore) -> None:
+    assert store.registry_setting("", "compatibility") is None
+    assert store.registry_set_setting("", "compatibility", "FULL") is None
+    assert store.registry_set_setting("s", "compatibility", "NONE") is None
+    assert store.registry_set_setting("s", "compatibility", "FORWARD") == "NONE"
+    assert store.registry_setting("s", "compatibility") == "FORWARD"
+    assert store.registry_setting("", "compatibility") == "FULL"
+    assert store.registry_set_setting("s", "compatibility", None) == "FORWARD"
+    assert store.registry_setting("s", "compatibility") is None
+    store.registry_set_setting("", "mode", "READONLY")
+    assert store.registry_setting("", "mode") == "READONLY"
+
+
+def test_import_keeps_given_ids_and_later_ids_go_above(store: MetadataStore) -> None:
+    store.registry_import("imp", 7, 1000, "fp-imp", "AVRO", '"bytes"', ())
+    assert [(v.version, v.schema_id) for v in store.registry_versions("imp")] == [(7, 1000)]
+    new_id, version = store.registry_register("imp", "fp-next", "AVRO", '"double"', ())
+    assert version == 8 and new_id > 1000
+    with pytest.raises(ValueError, match="already holds another schema"):
+        store.registry_import("imp2", 1, 1000, "fp-other", "AVRO", '"float"', ())
+
+
+def test_processes_registering_at_once_never_share_an_id(store_url: str) -> None:
+    script = (
+        "import sys\n"
+        "from daap.mesh.metadata import open_metadata_store\n"
+        "s = open_metadata_store(sys.argv[1])\n"
+        "for i in range(25):\n"
+        "    fp = f'{sys.argv[2]}-{i}'\n"
+        "    print(s.registry_register(f'subj-{i % 3}', fp, 'AVRO', '\"' + fp + '\"', ())[0])\n"
+        "s.close()\n"
+    )
+    open_metadata_store(store_url).close()  # migrate once, before the race
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, store_url, f"p{n}"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={"PYTHONPATH": SRC},
+        )
+        for n in range(4)
+    ]
+    ids = [int(line) for proc in procs for line in proc.communicate(timeout=120)[0].split()]
+    assert all(proc.returncode == 0 for proc in procs)
+    assert len(ids) == 100 and len(set(ids)) == 100
+    store = open_metadata_store(store_url)
+    try:
+        versions = {
+            s: [v.version for v in store.registry_versions(s)] for s in ("subj-0", "subj-1", "subj-2")
+        }
+    finally:
+        store.close()
+    assert sum(len(numbers) for numbers in versions.values()) == 100
+    for numbers in versions.values():  # dense per subject: no number handed out twice
+        assert numbers == list(range(1, len(numbers) + 1))
