@@ -473,6 +473,10 @@ def test_public_names() -> None:
         "ProductVersion",
         "Publication",
         "PublicationState",
+        "RegistryStore",
+        "SchemaReference",
+        "StoredSchema",
+        "SubjectVersion",
         "open_metadata_store",
     ]
 
