@@ -148,6 +148,26 @@ class Violation:
         return f"{where}{self.message}{tail}"
 
 
+class IncompatibleContract(DaapError):
+    """A port's contract changed in a way its consumers cannot follow, at the subject's
+    compatibility level: the build stops before anything is written."""
+
+    exit_code = 3
+
+    def __init__(self, product: str, port: str, subject: str, level: str, reasons: Sequence[str]):
+        self.product = product
+        self.port = port
+        self.subject = subject
+        self.reasons = tuple(reasons)
+        listed = "".join(f"\n  - {r}" for r in reasons)
+        super().__init__(
+            f"the contract of output port {port!r} is not {level}-compatible with what its "
+            f"consumers have (subject {subject}):{listed}",
+            hint="give the new column a default or make it optional (not required), keep the old type, "
+            "or publish the change as a new port; `daap registry check` shows the verdict without building",
+        )
+
+
 class ContractViolation(DaapError):
     """The built data does not match the ODCS contract of an output port."""
 

@@ -7,6 +7,7 @@ import pytest
 from daap.errors import (
     ContractViolation,
     DependencyCycleError,
+    IncompatibleContract,
     InputError,
     SpecError,
     StorageError,
@@ -163,5 +164,17 @@ def test_incompatible_type_change_is_refused_and_old_versions_stay(published):
         pk=["id"],
         inputs={"src": {"path": "data.csv"}},
     )
+    # the registry refuses it first: consumers of daap.things.things-value read ids as numbers
+    message = rebuild_fails(published, IncompatibleContract)
+    assert "TYPE_MISMATCH at /fields/0/type: field 'id'" in message and "BACKWARD" in message
+    # with the subject's level at NONE the table itself still cannot change the column's type
+    from daap.mesh.registry.service import SchemaRegistry
+
+    ws = published.workspace()
+    try:
+        SchemaRegistry(ws.metadata).set_config("daap.things.things-value", "NONE")
+        SchemaRegistry(ws.metadata).set_config("daap.things.things-key", "NONE")
+    finally:
+        ws.close()
     message = rebuild_fails(published, StorageError)
     assert "cannot evolve" in message and "id" in message and "earlier versions stay readable" in message

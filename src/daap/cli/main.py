@@ -64,6 +64,18 @@ def main() -> None:
 
 
 # Commands register themselves on `cli`; imported last because they import it.
-from daap.cli import audit, commands, demo, diff, events, up, watch  # noqa: E402
+from daap.cli import audit, commands, demo, diff, events, registry, up, watch  # noqa: E402
 
-__all__ = ["audit", "cli", "commands", "demo", "diff", "events", "handle_errors", "main", "up", "watch"]
+__all__ = [
+    "audit",
+    "cli",
+    "commands",
+    "demo",
+    "diff",
+    "events",
+    "handle_errors",
+    "main",
+    "registry",
+    "up",
+    "watch",
+]

@@ -146,10 +146,13 @@ def _check_free(ports: Ports) -> None:
 
 
 def http_app(service: Any) -> Any:
-    """The HTTP server: REST and OpenAPI at the root, GraphQL mounted at /graphql."""
+    """The HTTP server: REST and OpenAPI at the root, GraphQL at /graphql, the schema registry
+    at /registry."""
     from starlette.routing import Route
 
+    from daap.mesh.registry.service import SchemaRegistry
     from daap.servers.graphql import create_app as graphql_app
+    from daap.servers.registry import create_app as registry_app
     from daap.servers.rest import create_app as rest_app
 
     app = rest_app(service)
@@ -157,6 +160,7 @@ def http_app(service: Any) -> Any:
     # `/graphql` and `/graphql/` both answer: a redirect would lose a POST body in curl
     app.router.routes.append(Route("/graphql", endpoint=graphql, methods=["GET", "POST"]))
     app.mount("/graphql", graphql)
+    app.mount("/registry", registry_app(SchemaRegistry(service.ws.metadata)))
     return app
 
 
@@ -181,6 +185,7 @@ def _print_connect(ports: Ports, password: bool, tls: bool, watch: bool) -> None
         f"daap is serving on {host}:",
         f"  REST        http://{host}:{ports.http}/api/tables   (OpenAPI: /openapi.json, docs: /docs)",
         f"  GraphQL     http://{host}:{ports.http}/graphql",
+        f"  Registry    http://{host}:{ports.http}/registry   (Confluent Schema Registry API)",
         f"  Flight SQL  {flight}",
         f"  PostgreSQL  {host}:{ports.pg}",
         "",

@@ -25,6 +25,7 @@ from daap.errors import DaapError, DependencyCycleError, SpecError
 from daap.mesh import publication, retention
 from daap.mesh.graph import order_products
 from daap.mesh.metadata import PortState, ProductVersion
+from daap.mesh.registry import gate
 from daap.mesh.workspace import Workspace
 from daap.runtime import build
 from daap.runtime.inputs import resolve_inputs
@@ -124,11 +125,14 @@ def _timed(outcome: BuildOutcome, seconds: float) -> BuildOutcome:
 def _build_locked(
     ws: Workspace, spec: ProductSpec, progress: Callable[[str], None], send_events: bool
 ) -> BuildOutcome:
+    progress("check contracts against the registry")
+    gate.check(ws.metadata, spec)
     progress("read inputs")
     inputs = resolve_inputs(spec, ws.upstream, build.column_types(spec))
     fingerprint = build.fingerprint(spec, inputs)
     latest = ws.metadata.latest_version(spec.name)
     if latest is not None and latest.fingerprint == fingerprint:
+        registered = tuple(gate.register(ws.metadata, spec))  # a mesh built before the registry
         return BuildOutcome(
             spec.name,
             spec.folder,
@@ -137,6 +141,7 @@ def _build_locked(
             build_id=latest.build_id,
             rows={p: s.row_count for p, s in latest.ports.items()},
             message=f"inputs and code unchanged since version {latest.version}; nothing published",
+            warnings=registered,
         )
     build_id = build.new_build_id()
     ws.metadata.start_build(build_id, spec.name, fingerprint)
@@ -163,6 +168,7 @@ def _build_locked(
     states = _port_states(candidate, snapshots)
     version = ws.metadata.publish(build_id, states, candidate.inputs)
     build.crash_point("published")
+    registered = tuple(gate.register(ws.metadata, spec))
     for staged in candidate.ports:
         # the files just committed are the snapshot's plan: first queries need no catalog
         plan = FilePlan(tuple(str(f.resolve()) for f in staged.files))
@@ -182,7 +188,7 @@ def _build_locked(
         version=version.version,
         build_id=build_id,
         rows={p.port: p.row_count for p in candidate.ports},
-        warnings=candidate.warnings + held + _apply_retention(ws, spec),
+        warnings=candidate.warnings + registered + held + _apply_retention(ws, spec),
         events={p.port: p.as_json() for p in sent.get(version.version, ())},
     )
 

@@ -1,0 +1,141 @@
+"""An output port's ODCS contract as Avro and as JSON Schema: what the registry guards.
+
+Subjects follow Kafka's TopicNameStrategy on the port's topic:
+``daap.<product>.<port>-value`` for rows, ``daap.<product>.<port>-key`` for the
+primary key. Each column maps by the DuckDB type the contract gate casts to:
+
+==================  ===============================================  ===============================
+contract type       Avro                                             JSON Schema
+==================  ===============================================  ===============================
+VARCHAR             ``string``                                       ``string``
+BIGINT              ``long``                                         ``integer``
+INTEGER, SMALLINT   ``int``                                          ``integer``
+DOUBLE              ``double``                                       ``number``
+FLOAT               ``float``                                        ``number``
+DECIMAL(p,s)        ``bytes`` + ``decimal`` (precision p, scale s)   ``string`` (decimal text)
+BOOLEAN             ``boolean``                                      ``boolean``
+DATE                ``int`` + ``date``                               ``string``, format ``date``
+TIMESTAMP           ``long`` + ``local-timestamp-micros``            ``string``, format ``date-time``
+TIMESTAMPTZ         ``long`` + ``timestamp-micros``                  ``string``, format ``date-time``
+TIME                ``long`` + ``time-micros``                       ``string``, format ``time``
+==================  ===============================================  ===============================
+
+A column that is neither required nor part of the primary key may be null:
+in Avro a union ``["null", T]`` with default null, in JSON Schema ``[T, "null"]``
+and not ``required``; so adding an optional column is a compatible change, and
+adding a required one is not (old data lacks it). Contract column descriptions become ``doc``s.
+JSON values follow the change events' canonical JSON (decimals as strings,
+times in ISO 8601). The JSON Schemas are closed (``additionalProperties: false``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from daap.spec.model import ColumnSpec, ContractSpec
+
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+_AVRO: dict[str, Any] = {
+    "VARCHAR": "string",
+    "BIGINT": "long",
+    "INTEGER": "int",
+    "SMALLINT": "int",
+    "DOUBLE": "double",
+    "FLOAT": "float",
+    "BOOLEAN": "boolean",
+    "DATE": {"type": "int", "logicalType": "date"},
+    "TIMESTAMP": {"type": "long", "logicalType": "local-timestamp-micros"},
+    "TIMESTAMPTZ": {"type": "long", "logicalType": "timestamp-micros"},
+    "TIME": {"type": "long", "logicalType": "time-micros"},
+}
+
+_JSON: dict[str, dict[str, Any]] = {
+    "VARCHAR": {"type": "string"},
+    "BIGINT": {"type": "integer"},
+    "INTEGER": {"type": "integer"},
+    "SMALLINT": {"type": "integer"},
+    "DOUBLE": {"type": "number"},
+    "FLOAT": {"type": "number"},
+    "BOOLEAN": {"type": "boolean"},
+    "DATE": {"type": "string", "format": "date"},
+    "TIMESTAMP": {"type": "string", "format": "date-time"},
+    "TIMESTAMPTZ": {"type": "string", "format": "date-time"},
+    "TIME": {"type": "string", "format": "time"},
+}
+
+
+def value_subject(product: str, port: str) -> str:
+    return f"daap.{product}.{port}-value"
+
+
+def key_subject(product: str, port: str) -> str:
+    return f"daap.{product}.{port}-key"
+
+
+def nullable(column: ColumnSpec) -> bool:
+    return not (column.required or column.primary_key)
+
+
+def avro_type(column: ColumnSpec) -> Any:
+    """The Avro type of a column (without the null branch)."""
+    decimal = _DECIMAL.fullmatch(column.sql_type.replace(" ", ""))
+    if decimal:
+        precision, scale = int(decimal.group(1)), int(decimal.group(2))
+        return {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
+    found = _AVRO.get(column.sql_type)
+    if found is None:
+        raise ValueError(f"column {column.name!r}: no Avro type for {column.sql_type}")
+    return found
+
+
+def avro_record(product: str, port: str, columns: tuple[ColumnSpec, ...], name: str) -> dict[str, Any]:
+    fields = []
+    for column in columns:
+        field: dict[str, Any] = {"name": column.name, "type": avro_type(column)}
+        if nullable(column):
+            field["type"] = ["null", field["type"]]
+            field["default"] = None
+        if column.description:
+            field["doc"] = column.description
+        fields.append(field)
+    return {"type": "record", "name": name, "namespace": f"daap.{product}.{port}", "fields": fields}
+
+
+def avro_value(product: str, port: str, contract: ContractSpec) -> str:
+    """The Avro schema of the port's rows, as registry text."""
+    return json.dumps(avro_record(product, port, contract.columns, "Value"), separators=(",", ":"))
+
+
+def avro_key(product: str, port: str, contract: ContractSpec) -> str | None:
+    """The Avro schema of the port's primary key; None without one."""
+    if not contract.primary_key:
+        return None
+    columns = tuple(c for name in contract.primary_key for c in contract.columns if c.name == name)
+    return json.dumps(avro_record(product, port, columns, "Key"), separators=(",", ":"))
+
+
+def json_value(product: str, port: str, contract: ContractSpec) -> str:
+    """The JSON Schema of the port's rows (draft 7), as registry text."""
+    properties: dict[str, Any] = {}
+    for column in contract.columns:
+        decimal = _DECIMAL.fullmatch(column.sql_type.replace(" ", ""))
+        prop = dict(_JSON.get(column.sql_type) or {"type": "string"})
+        if decimal:
+            prop = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+        if nullable(column):
+            prop["type"] = [prop["type"], "null"]
+        if column.description:
+            prop["description"] = column.description
+        properties[column.name] = prop
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": f"daap.{product}.{port}",
+        "type": "object",
+        "properties": properties,
+        "required": [c.name for c in contract.columns if not nullable(c)],
+        "additionalProperties": False,
+    }
+    return json.dumps(schema, separators=(",", ":"))

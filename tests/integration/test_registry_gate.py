@@ -1,0 +1,109 @@
+"""The contract gate: builds register each port's schemas and refuse incompatible contract changes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import fastavro
+
+from daap.errors import IncompatibleContract
+from daap.mesh.registry import jsonschema, odcs
+from daap.mesh.registry.service import SchemaRegistry
+
+COLUMNS = [
+    ("id", "integer"),
+    ("name", "string", {"required": True, "description": "display name"}),
+    ("price", "number", {"physicalType": "decimal(10,2)"}),
+    ("born", "date"),
+    ("seen", "timestamp"),
+]
+CSV = "id,name,price,born,seen\n1,a,1.50,2020-01-02,2026-01-01 10:00:00\n"
+
+
+def declare(mesh, columns=COLUMNS, csv=CSV):
+    mesh.product("things", columns, pk=["id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": csv})
+    return mesh.build("things")[0]
+
+
+def subjects(mesh):
+    ws = mesh.workspace()
+    try:
+        reg = SchemaRegistry(ws.metadata)
+        return {s: reg.versions(s) for s in reg.subjects()}, reg.version("daap.things.things-value", "latest")
+    finally:
+        ws.close()
+
+
+def test_a_build_registers_value_and_key_schemas(mesh):
+    assert declare(mesh).status == "published"
+    found, latest = subjects(mesh)
+    assert found == {"daap.things.things-key": [1], "daap.things.things-value": [1]}
+    schema = json.loads(latest["schema"])
+    assert (schema["name"], schema["namespace"]) == ("Value", "daap.things.things")
+    types = {f["name"]: f["type"] for f in schema["fields"]}
+    assert types == {
+        "id": "long",
+        "name": "string",
+        "price": ["null", {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}],
+        "born": ["null", {"type": "int", "logicalType": "date"}],
+        "seen": ["null", {"type": "long", "logicalType": "local-timestamp-micros"}],
+    }
+    assert next(f for f in schema["fields"] if f["name"] == "name")["doc"] == "display name"
+    fastavro.parse_schema(schema)  # a schema any Avro library takes
+
+
+def test_an_incompatible_contract_change_stops_the_build_before_anything_is_written(mesh):
+    declare(mesh)
+    added = [*COLUMNS, ("stock", "integer", {"required": True})]
+    outcome = declare(mesh, added, CSV.replace("\n1,", ",stock\n1,", 1).replace(":00\n", ":00,5\n"))
+    assert outcome.status == "failed" and isinstance(outcome.error, IncompatibleContract)
+    assert "READER_FIELD_MISSING_DEFAULT_VALUE" in outcome.message and "'stock'" in outcome.message
+    assert "make it optional" in (outcome.error.hint or "")
+    ws = mesh.workspace()
+    try:
+        assert [v.version for v in ws.metadata.list_versions("things")] == [1]
+        assert ws.metadata.builds("things")[0].state == "published"  # the refused build never started
+    finally:
+        ws.close()
+    assert subjects(mesh)[0]["daap.things.things-value"] == [1]
+    # the same column, optional: compatible, published, registered as version 2
+    optional = [*COLUMNS, ("stock", "integer")]
+    outcome = declare(mesh, optional, CSV.replace("\n1,", ",stock\n1,", 1).replace(":00\n", ":00,5\n"))
+    assert outcome.status == "published", outcome.message
+    assert subjects(mesh)[0]["daap.things.things-value"] == [1, 2]
+
+
+def test_registry_check_cli(mesh, daap_env):
+    declare(mesh)
+
+    def check():
+        cmd = [sys.executable, "-m", "daap", "-w", str(mesh.root), "registry", "check", "things"]
+        return subprocess.run(cmd, env=daap_env, capture_output=True, text=True, timeout=60)
+
+    ok = check()
+    assert ok.returncode == 0 and "OK    things" in ok.stdout
+    mesh.product("things", [("id", "string"), *COLUMNS[1:]], pk=["id"], inputs={"src": {"path": "d.csv"}})
+    refused = check()
+    assert refused.returncode == 3
+    assert "TYPE_MISMATCH at /fields/0/type: field 'id'" in refused.stderr
+
+
+def test_json_schema_translation_is_valid_and_closed():
+    from daap.spec.model import ColumnSpec, ContractSpec
+
+    columns = (
+        ColumnSpec("id", "integer", "BIGINT", primary_key=True),
+        ColumnSpec("price", "number", "DECIMAL(10,2)"),
+        ColumnSpec("seen", "timestamp", "TIMESTAMPTZ", required=True),
+    )
+    contract = ContractSpec(path=__import__("pathlib").Path("x.yaml"), id="c", version="1", columns=columns,
+                            primary_key=("id",))  # fmt: skip
+    text = odcs.json_value("p", "q", contract)
+    parsed = jsonschema.parse(text)
+    schema = json.loads(parsed.text)
+    assert schema["required"] == ["id", "seen"] and schema["additionalProperties"] is False
+    assert schema["properties"]["price"]["type"] == ["string", "null"]
+    assert schema["properties"]["seen"] == {"type": "string", "format": "date-time"}
+    assert json.loads(odcs.avro_key("p", "q", contract) or "{}")["fields"] == [{"name": "id", "type": "long"}]
