@@ -20,6 +20,7 @@ from benchmarks import (
     flight_doget,
     pgwire_fetch,
     query_aggregate,
+    registry,
     rest_latency,
 )
 from benchmarks.data import WORK
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     audit_verify.NAME: audit_verify.run,
     backbone.NAME: backbone.run,
     event_latency.NAME: event_latency.run,
+    registry.NAME: registry.run,
 }
 
 

@@ -34,6 +34,8 @@ MAX_VERSION = 2**31 - 1
 #: the largest schema text accepted, in characters (a guard, not a format limit)
 MAX_SCHEMA_CHARS = 1_000_000
 GLOBAL = ""
+#: parsed schemas kept per registry object, by id
+PARSED_CACHE = 1_000
 
 
 class RegistryError(DaapError):
@@ -72,6 +74,8 @@ class SchemaRegistry:
 
     def __init__(self, store: RegistryStore) -> None:
         self.store = store
+        # a schema id always names the same schema, so its parse can be kept (bounded)
+        self._parsed: dict[int, Parsed] = {}
 
     # -- schemas -------------------------------------------------------------------
 
@@ -116,8 +120,14 @@ class SchemaRegistry:
         return texts
 
     def _stored_parsed(self, stored: StoredSchema) -> Parsed:
+        cached = self._parsed.get(stored.id)
+        if cached is not None:
+            return cached
         fmt = compat.format_module(stored.schema_type)
         parsed: Parsed = fmt.parse(stored.schema, self._reference_texts(stored.references, set()))
+        if len(self._parsed) >= PARSED_CACHE:
+            self._parsed.pop(next(iter(self._parsed)))
+        self._parsed[stored.id] = parsed
         return parsed
 
     def schema_by_id(self, schema_id: int) -> dict[str, Any]:
