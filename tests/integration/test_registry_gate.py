@@ -107,3 +107,35 @@ def test_json_schema_translation_is_valid_and_closed():
     assert schema["properties"]["price"]["type"] == ["string", "null"]
     assert schema["properties"]["seen"] == {"type": "string", "format": "date-time"}
     assert json.loads(odcs.avro_key("p", "q", contract) or "{}")["fields"] == [{"name": "id", "type": "long"}]
+
+
+def _with_contract_property(mesh, value):
+    path = mesh.root / "things" / "contracts" / "things.odcs.yaml"
+    doc = json.loads(path.read_text())
+    doc["customProperties"] = [{"property": "compatibility", "value": value}]
+    path.write_text(json.dumps(doc))
+
+
+def test_a_contract_sets_its_ports_compatibility_level(mesh):
+    declare(mesh)
+    added = [*COLUMNS, ("stock", "integer", {"required": True})]
+    csv = CSV.replace("\n1,", ",stock\n1,", 1).replace(":00\n", ":00,5\n")
+    mesh.product("things", added, pk=["id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": csv})
+    _with_contract_property(mesh, "forward")  # old readers ignore the new column: allowed
+    [outcome] = mesh.build("things")
+    assert outcome.status == "published", outcome.message
+    ws = mesh.workspace()
+    try:
+        reg = SchemaRegistry(ws.metadata)
+        assert reg.get_config("daap.things.things-value") == {"compatibilityLevel": "FORWARD"}
+    finally:
+        ws.close()
+
+
+def test_an_unknown_compatibility_level_is_a_positioned_contract_error(mesh):
+    declare(mesh)
+    _with_contract_property(mesh, "SOMETIMES")
+    [outcome] = mesh.build("things")
+    assert outcome.status == "failed"
+    assert "things.odcs.yaml" in outcome.message
+    assert "compatibility must be one of BACKWARD" in outcome.message and "'SOMETIMES'" in outcome.message

@@ -29,6 +29,16 @@ from daap.spec.yamlpos import Loc, YamlDoc, load_yaml
 ODCS_VERSIONS = ("v3.2.0", "v3.1.0", "v3.0.2", "v3.0.1", "v3.0.0")
 #: required by the ODCS JSON schema, though the pydantic model leaves them optional
 REQUIRED = ("apiVersion", "kind", "id", "version")
+#: the schema registry's compatibility levels, settable per port (``compatibility`` custom property)
+COMPATIBILITY_LEVELS = (
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
+    "NONE",
+)
 
 
 def contract_path(folder: Path, port: str) -> Path:
@@ -46,9 +56,27 @@ def load_contract(path: Path, port: str, shown: str | None = None) -> ContractSp
     odcs = validate(OpenDataContractStandard, doc)
     _check_header(doc)
     columns, primary_key = _columns(doc, port)
+    level = _compatibility(doc)
     if doc.diagnostics:
         raise SpecError(doc.diagnostics)
-    return ContractSpec(path, doc.data["id"], doc.data["version"], columns, primary_key, odcs)
+    return ContractSpec(path, doc.data["id"], doc.data["version"], columns, primary_key, odcs, level)
+
+
+def _compatibility(doc: YamlDoc) -> str | None:
+    """The ``compatibility`` custom property: the port's level in the schema registry."""
+    props = doc.get(("customProperties",))
+    if not isinstance(props, list):
+        return None
+    for i, prop in enumerate(props):
+        if isinstance(prop, dict) and prop.get("property") == "compatibility":
+            value = prop.get("value")
+            if isinstance(value, str) and value.upper() in COMPATIBILITY_LEVELS:
+                return value.upper()
+            doc.report(
+                ("customProperties", i, "value"),
+                f"compatibility must be one of {', '.join(COMPATIBILITY_LEVELS)}, got {value!r}",
+            )
+    return None
 
 
 def _check_header(doc: YamlDoc) -> None:

@@ -99,6 +99,8 @@ class ContractSpec:
     primary_key: tuple[str, ...]
     #: the validated ``open_data_contract_standard`` model, for later issues
     odcs: Any = None
+    #: the port's compatibility level in the schema registry; None: the registry's global one
+    compatibility: str | None = None
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -19,16 +19,9 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from daap.mesh.registry._types import Incompatibility, Parsed
+from daap.spec.contract import COMPATIBILITY_LEVELS
 
-LEVELS = (
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-    "NONE",
-)
+LEVELS = COMPATIBILITY_LEVELS
 DEFAULT_LEVEL = "BACKWARD"
 
 

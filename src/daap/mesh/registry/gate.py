@@ -24,6 +24,7 @@ class PortSchemas:
     value: str
     key_subject: str
     key: str | None
+    level: str | None  # the contract's ``compatibility``; None: the subject's or global level
 
 
 def port_schemas(spec: ProductSpec) -> list[PortSchemas]:
@@ -34,6 +35,7 @@ def port_schemas(spec: ProductSpec) -> list[PortSchemas]:
             odcs.avro_value(spec.name, port.name, port.contract),
             odcs.key_subject(spec.name, port.name),
             odcs.avro_key(spec.name, port.name, port.contract),
+            port.contract.compatibility,
         )
         for port in spec.output_ports
     ]
@@ -46,9 +48,9 @@ def check(store: RegistryStore, spec: ProductSpec) -> None:
         for subject, text in ((schemas.value_subject, schemas.value), (schemas.key_subject, schemas.key)):
             if text is None or not store.registry_versions(subject):
                 continue
-            verdict = registry.check(subject, Schema(text), verbose=True)
+            level = schemas.level or registry.level_of(subject)
+            verdict = registry.check(subject, Schema(text), verbose=True, level=level)
             if not verdict["is_compatible"]:
-                level = registry.level_of(subject)
                 raise IncompatibleContract(spec.name, schemas.port, subject, level, verdict["messages"])
 
 
@@ -61,6 +63,8 @@ def register(store: RegistryStore, spec: ProductSpec) -> list[str]:
             if text is None:
                 continue
             try:
+                if schemas.level and store.registry_setting(subject, "compatibility") != schemas.level:
+                    registry.set_config(subject, schemas.level)  # the contract says, the registry keeps
                 registry.register(subject, Schema(text))
             except RegistryError as exc:
                 warnings.append(f"schema of {subject} not registered: {exc}")

@@ -320,11 +320,16 @@ class SchemaRegistry:
     # -- compatibility ---------------------------------------------------------------
 
     def check(
-        self, subject: str, given: Schema, version: str | int | None = None, verbose: bool = False
+        self,
+        subject: str,
+        given: Schema,
+        version: str | int | None = None,
+        verbose: bool = False,
+        level: str | None = None,
     ) -> dict[str, Any]:
         """Would ``given`` be accepted against one version (None: the subject's versions, at its level)?"""
         parsed, _ = self.parse(given)
-        level = self.level_of(subject)
+        level = level or self.level_of(subject)
         if version is None:
             live = self.store.registry_versions(subject)
             history = [(v.version, self._stored_parsed(self._stored(v.schema_id))) for v in live]
