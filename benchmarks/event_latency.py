@@ -79,6 +79,8 @@ def _write(folder: Path, changed: int) -> None:
 def _latencies(root: Path, backbone: str | None, builds: int) -> list[float]:
     from daap.mesh.backbone import Start, topic_for
     from daap.mesh.builder import build_mesh
+    from daap.mesh.registry.service import SchemaRegistry
+    from daap.mesh.wire import Decoder
     from daap.mesh.workspace import Workspace
 
     folder = _mesh(root, backbone)
@@ -89,12 +91,13 @@ def _latencies(root: Path, backbone: str | None, builds: int) -> list[float]:
     stop = threading.Event()
     reader_ws = Workspace.open(root)
     sub = reader_ws.backbone.subscribe(topic_for("items", "items"), "downstream", Start.latest())
+    decode = Decoder(SchemaRegistry(reader_ws.metadata).raw_schema)  # as a consumer decodes the wire format
 
     def handler() -> None:
         while not stop.is_set():
             for event in sub.poll(max_events=1000, timeout=0.1):
                 if event.value is not None:
-                    version = json.loads(event.value)["source"]["version"]
+                    version = decode(event.value)["source"]["version"]
                     received.setdefault(version, time.time())
                     sub.commit(event.offset or 0)
 

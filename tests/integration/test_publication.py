@@ -13,14 +13,18 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from daap.mesh import publication
 from daap.mesh.backbone import Event, OffsetOutOfRange, Start, topic_for
+from daap.mesh.events import encode
 from daap.mesh.feed import full_load
+from daap.mesh.registry.service import SchemaRegistry
 from daap.mesh.retention import awaiting_publication
+from daap.mesh.wire import Decoder, schema_id_of
 from fixtures.services import service_missing
 
 ORDERS = [("order_id", "integer"), ("customer", "string"), ("amount", "number")]
@@ -38,6 +42,8 @@ def rebuild(mesh, name, csv):
 
 
 def read_topic(mesh, product, port=None, start=None) -> list[Event]:
+    """The topic's events, keys and values decoded from the wire format (Avro, magic byte and
+    schema id, the schema read back from the registry) into canonical JSON."""
     ws = mesh.workspace()
     try:
         sub = ws.backbone.subscribe(topic_for(product, port or product), "reader", start or Start.earliest())
@@ -45,9 +51,14 @@ def read_topic(mesh, product, port=None, start=None) -> list[Event]:
         while batch := sub.poll(max_events=1000, timeout=0.2):
             got.extend(batch)
         sub.close()
-        return got
+        decode = Decoder(SchemaRegistry(ws.metadata).raw_schema)
+        return [replace(e, key=encode(decode(e.key)), value=_json_or_none(decode(e.value))) for e in got]
     finally:
         ws.close()
+
+
+def _json_or_none(value):
+    return None if value is None else encode(value)
 
 
 def envelopes(events: list[Event]) -> list[dict]:
@@ -385,3 +396,54 @@ def test_a_tail_leaves_no_consumer_group_behind(mesh, daap_env, nats_url):
             await nc.close()
 
     assert asyncio.run(consumers()) == []
+
+
+def test_events_are_in_the_confluent_wire_format(mesh):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n", pk=["order_id"])
+    ws = mesh.workspace()
+    try:
+        sub = ws.backbone.subscribe(topic_for("orders", "orders"), "raw", Start.earliest())
+        [event] = sub.poll(max_events=10, timeout=1)
+        sub.close()
+        registry = SchemaRegistry(ws.metadata)
+        envelope_id = registry.version("daap.orders.orders-value", "latest")["id"]
+        key_id = registry.version("daap.orders.orders-key", "latest")["id"]
+    finally:
+        ws.close()
+    assert event.value[:1] == b"\x00" and schema_id_of(event.value) == envelope_id
+    assert schema_id_of(event.key) == key_id
+    # a plain confluent-kafka consumer decodes it, given only the registry's URL
+    from fixtures.registry import serve_registry
+
+    with serve_registry(mesh.root) as url:
+        client = SchemaRegistryClient({"url": url})
+        value = AvroDeserializer(client)(
+            event.value, SerializationContext("daap.orders.orders", MessageField.VALUE)
+        )
+        key = AvroDeserializer(client)(
+            event.key, SerializationContext("daap.orders.orders", MessageField.KEY)
+        )
+    assert key == {"order_id": 1}
+    assert value["op"] == "c" and value["before"] is None
+    assert value["after"] == {"order_id": 1, "customer": "ann", "amount": 10.0}
+    assert value["source"]["product"] == "orders" and value["source"]["version"] == 1
+
+
+def test_event_format_json_puts_plain_canonical_json_on_the_backbone(mesh):
+    (mesh.root / "mesh.yaml").write_text("eventFormat: json\n")
+    declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n", pk=["order_id"])
+    ws = mesh.workspace()
+    try:
+        sub = ws.backbone.subscribe(topic_for("orders", "orders"), "raw", Start.earliest())
+        [event] = sub.poll(max_events=10, timeout=1)
+        sub.close()
+        [entry] = list(ws.audit.entries("orders"))
+    finally:
+        ws.close()
+    assert json.loads(event.key) == {"order_id": 1} and schema_id_of(event.value) is None
+    assert json.loads(event.value)["after"] == {"order_id": 1, "customer": "ann", "amount": 10.0}
+    assert event.value == entry.payload  # the audit log keeps the same canonical JSON

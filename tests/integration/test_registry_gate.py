@@ -40,8 +40,11 @@ def test_a_build_registers_value_and_key_schemas(mesh):
     assert declare(mesh).status == "published"
     found, latest = subjects(mesh)
     assert found == {"daap.things.things-key": [1], "daap.things.things-value": [1]}
-    schema = json.loads(latest["schema"])
-    assert (schema["name"], schema["namespace"]) == ("Value", "daap.things.things")
+    envelope = json.loads(latest["schema"])
+    assert (envelope["name"], envelope["namespace"]) == ("Envelope", "daap.things.things")
+    assert [f["name"] for f in envelope["fields"]] == ["before", "after", "op", "source", "ts_ms"]
+    schema = envelope["fields"][0]["type"][1]  # before: ["null", Value]
+    assert schema["name"] == "Value" and envelope["fields"][1]["type"] == ["null", "Value"]
     types = {f["name"]: f["type"] for f in schema["fields"]}
     assert types == {
         "id": "long",
@@ -51,7 +54,7 @@ def test_a_build_registers_value_and_key_schemas(mesh):
         "seen": ["null", {"type": "long", "logicalType": "local-timestamp-micros"}],
     }
     assert next(f for f in schema["fields"] if f["name"] == "name")["doc"] == "display name"
-    fastavro.parse_schema(schema)  # a schema any Avro library takes
+    fastavro.parse_schema(envelope)  # a schema any Avro library takes
 
 
 def test_an_incompatible_contract_change_stops_the_build_before_anything_is_written(mesh):
@@ -118,10 +121,11 @@ def _with_contract_property(mesh, value):
 
 def test_a_contract_sets_its_ports_compatibility_level(mesh):
     declare(mesh)
-    added = [*COLUMNS, ("stock", "integer", {"required": True})]
-    csv = CSV.replace("\n1,", ",stock\n1,", 1).replace(":00\n", ":00,5\n")
-    mesh.product("things", added, pk=["id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": csv})
-    _with_contract_property(mesh, "forward")  # old readers ignore the new column: allowed
+    # long -> int: old readers read the new ints (FORWARD), new readers not the old longs
+    narrowed = [("id", "integer", {"physicalType": "int"}), *COLUMNS[1:]]
+    mesh.product("things", narrowed, pk=["id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": CSV})
+    assert mesh.build("things")[0].status == "failed"  # BACKWARD, the default, refuses it
+    _with_contract_property(mesh, "forward")
     [outcome] = mesh.build("things")
     assert outcome.status == "published", outcome.message
     ws = mesh.workspace()
@@ -139,3 +143,16 @@ def test_an_unknown_compatibility_level_is_a_positioned_contract_error(mesh):
     assert outcome.status == "failed"
     assert "things.odcs.yaml" in outcome.message
     assert "compatibility must be one of BACKWARD" in outcome.message and "'SOMETIMES'" in outcome.message
+
+
+def test_events_an_old_row_cannot_fit_wait_in_the_outbox_with_a_clear_reason(mesh):
+    declare(mesh)
+    added = [*COLUMNS, ("stock", "integer", {"required": True})]
+    csv = CSV.replace("\n1,", ",stock\n1,", 1).replace(":00\n", ":00,5\n")
+    mesh.product("things", added, pk=["id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": csv})
+    _with_contract_property(mesh, "FORWARD")  # a required column: FORWARD allows it
+    [outcome] = mesh.build("things")
+    # the version is published; its update's old row lacks 'stock', so it cannot be encoded
+    assert outcome.status == "published" and outcome.version == 2
+    [held] = [w for w in outcome.warnings if "not published yet" in w]
+    assert "does not fit schema" in held and "stock" in held

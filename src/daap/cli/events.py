@@ -12,6 +12,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +78,10 @@ def tail(
                 f"--from-offset needs one port; {product} has {len(ports)}",
                 hint=f"name it: {', '.join(f'{product}.{p}' for p in ports)}",
             )
-        printer = _Printer(as_json, max_events)
+        from daap.mesh.registry.service import SchemaRegistry
+        from daap.mesh.wire import Decoder
+
+        printer = _Printer(as_json, max_events, Decoder(SchemaRegistry(ws.metadata).raw_schema))
         reader = _Readers(ws, product, ports)
         try:
             if full_load:
@@ -188,10 +192,11 @@ class _Readers:
 class _Printer:
     """Events as lines: readable, or JSON with ``--json``."""
 
-    def __init__(self, as_json: bool, limit: int | None) -> None:
+    def __init__(self, as_json: bool, limit: int | None, decode: Callable[[bytes | None], Any]) -> None:
         self.as_json = as_json
         self.limit = limit
         self.count = 0
+        self.decode = decode  # wire format (schema from the registry) or JSON
 
     @property
     def done(self) -> bool:
@@ -201,8 +206,8 @@ class _Printer:
         if self.done:
             return
         self.count += 1
-        key = json.loads(event.key)
-        value = json.loads(event.value) if event.value is not None else None
+        key = _plain(self.decode(event.key))
+        value = _plain(self.decode(event.value))
         if self.as_json:
             line = {
                 "topic": event.topic,
@@ -216,6 +221,13 @@ class _Printer:
         else:
             sys.stdout.write(_describe(event, key, value) + "\n")
         sys.stdout.flush()
+
+
+def _plain(value: Any) -> Any:
+    """A decoded event as plain JSON values, as the events' canonical JSON writes them."""
+    from daap.mesh.events import encode
+
+    return None if value is None else json.loads(encode(value))
 
 
 _OPS = {"c": "insert", "u": "update", "d": "delete", "r": "read"}

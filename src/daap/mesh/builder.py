@@ -132,7 +132,7 @@ def _build_locked(
     fingerprint = build.fingerprint(spec, inputs)
     latest = ws.metadata.latest_version(spec.name)
     if latest is not None and latest.fingerprint == fingerprint:
-        registered = tuple(gate.register(ws.metadata, spec))  # a mesh built before the registry
+        unchanged_notes = tuple(gate.register(ws.metadata, spec)[1])  # a mesh built before the registry
         return BuildOutcome(
             spec.name,
             spec.folder,
@@ -141,7 +141,7 @@ def _build_locked(
             build_id=latest.build_id,
             rows={p: s.row_count for p, s in latest.ports.items()},
             message=f"inputs and code unchanged since version {latest.version}; nothing published",
-            warnings=registered,
+            warnings=unchanged_notes,
         )
     build_id = build.new_build_id()
     ws.metadata.start_build(build_id, spec.name, fingerprint)
@@ -161,14 +161,15 @@ def _build_locked(
         ws.metadata.finish_build(build_id, "failed", str(exc))
         raise
     build.crash_point("staged")
-    ws.metadata.mark_committing(build_id, _plan(candidate))
+    # registered before the commit: the plan carries the ids the version's events are encoded with
+    schema_ids, registered = gate.register(ws.metadata, spec)
+    ws.metadata.mark_committing(build_id, _plan(candidate, schema_ids))
     build.crash_point("committing")
     progress("commit")
     snapshots = build.commit(candidate, ws.tables)
     states = _port_states(candidate, snapshots)
     version = ws.metadata.publish(build_id, states, candidate.inputs)
     build.crash_point("published")
-    registered = tuple(gate.register(ws.metadata, spec))
     for staged in candidate.ports:
         # the files just committed are the snapshot's plan: first queries need no catalog
         plan = FilePlan(tuple(str(f.resolve()) for f in staged.files))
@@ -188,7 +189,7 @@ def _build_locked(
         version=version.version,
         build_id=build_id,
         rows={p.port: p.row_count for p in candidate.ports},
-        warnings=candidate.warnings + registered + held + _apply_retention(ws, spec),
+        warnings=candidate.warnings + tuple(registered) + held + _apply_retention(ws, spec),
         events={p.port: p.as_json() for p in sent.get(version.version, ())},
     )
 
@@ -228,11 +229,17 @@ def _apply_retention(ws: Workspace, spec: ProductSpec) -> tuple[str, ...]:
     return (f"retention policy expired version(s) {', '.join(map(str, expired))}",)
 
 
-def _plan(candidate: build.Candidate) -> dict[str, object]:
+def _plan(candidate: build.Candidate, schema_ids: dict[str, dict[str, int]]) -> dict[str, object]:
     """Everything needed to publish the build from its committed snapshots alone."""
     return {
         "ports": {
-            p.port: {"table": p.table, "rows": p.row_count, "key": list(p.key)} for p in candidate.ports
+            p.port: {
+                "table": p.table,
+                "rows": p.row_count,
+                "key": list(p.key),
+                "schema_ids": schema_ids.get(p.port, {}),
+            }
+            for p in candidate.ports
         },
         "inputs": dict(candidate.inputs),
     }

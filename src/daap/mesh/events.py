@@ -32,6 +32,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from daap.mesh.wire import AvroCodec
+
 #: Debezium operation codes
 CREATE, UPDATE, DELETE, READ = "c", "u", "d", "r"
 
@@ -65,6 +67,17 @@ class Change:
     event_id: str
     key: bytes
     value: bytes | None  # None: a tombstone
+    #: the same key and envelope in the Confluent wire format (Avro), when the port has codecs
+    wire_key: bytes | None = None
+    wire_value: bytes | None = None
+
+    @property
+    def backbone_key(self) -> bytes:
+        return self.wire_key if self.wire_key is not None else self.key
+
+    @property
+    def backbone_value(self) -> bytes | None:
+        return self.wire_value if self.wire_value is not None else self.value
 
 
 def changes(
@@ -76,14 +89,17 @@ def changes(
     deletes: pa.Table,
     now_ms: int,
     position: int = 0,
+    codecs: Codecs | None = None,
 ) -> Iterator[Change]:
     """The events of one change set, in the order consumers should apply them.
 
     Args:
         position: the ordinal of the first row given within its whole change set
             (a caller slicing a big change set passes where each slice starts).
+        codecs: the port's registered envelope (and key) schemas: each event is also
+            encoded in the Confluent wire format.
     """
-    make = _Maker(source, key, now_ms)
+    make = _Maker(source, key, now_ms, codecs)
     for i, after in enumerate(inserts.to_pylist(), position):
         yield make(CREATE, None, after, i)
     for i, (before, after) in enumerate(
@@ -93,16 +109,29 @@ def changes(
     for i, before in enumerate(deletes.to_pylist(), position):
         deleted = make(DELETE, before, None, i)
         yield deleted
-        yield Change(deleted.event_id + ":tombstone", deleted.key, None)
+        yield Change(deleted.event_id + ":tombstone", deleted.key, None, deleted.wire_key, None)
 
 
 def snapshot(
-    source: Source, key: Sequence[str], rows: pa.Table, now_ms: int, position: int = 0
+    source: Source,
+    key: Sequence[str],
+    rows: pa.Table,
+    now_ms: int,
+    position: int = 0,
+    codecs: Codecs | None = None,
 ) -> Iterator[Change]:
     """``op: r`` events: the full load a new subscriber starts from (``position`` as in :func:`changes`)."""
-    make = _Maker(source, key, now_ms)
+    make = _Maker(source, key, now_ms, codecs)
     for i, after in enumerate(rows.to_pylist(), position):
         yield make(READ, None, after, i)
+
+
+@dataclass(frozen=True)
+class Codecs:
+    """A port's registered schemas: the envelope's (``-value``) and the key's (``-key``)."""
+
+    value: AvroCodec
+    key: AvroCodec | None
 
 
 class _Maker:
@@ -113,8 +142,12 @@ class _Maker:
     :func:`encode` makes of the whole dict, at a fraction of the cost.
     """
 
-    def __init__(self, source: Source, key: Sequence[str], now_ms: int) -> None:
+    def __init__(self, source: Source, key: Sequence[str], now_ms: int, codecs: Codecs | None = None) -> None:
         self.key = tuple(key)
+        self.codecs = codecs
+        self.source = source.as_dict()
+        self.now_ms = now_ms
+        self.row_name = f"daap.{source.product}.{source.port}.Value"  # see registry.odcs.avro_envelope
         scope = hashlib.sha256(f"{source.product}\0{source.port}".encode()).hexdigest()[:8]
         self.prefix = {op: f"{scope}{source.version:08x}{op}" for op in (CREATE, UPDATE, DELETE, READ)}
         self.tail = {
@@ -137,7 +170,20 @@ class _Maker:
         key_bytes = encode({k: row[k] for k in key}) if key else encode(row)
         event_id = f"{self.prefix[op]}{ordinal:010x}"
         value = b'{"after":' + encode(after) + b',"before":' + encode(before) + self.tail[op]
-        return Change(event_id, key_bytes, value)
+        if self.codecs is None:
+            return Change(event_id, key_bytes, value)
+        # (name, row) names the union branch, which spares the encoder trying each branch
+        name = self.row_name
+        wrapped = {
+            "before": None if before is None else (name, before),
+            "after": None if after is None else (name, after),
+            "op": op,
+            "source": self.source,
+            "ts_ms": self.now_ms,
+        }
+        wire_value = self.codecs.value.encode(wrapped)
+        wire_key = self.codecs.key.encode({k: row[k] for k in key}) if self.codecs.key and key else None
+        return Change(event_id, key_bytes, value, wire_key, wire_value)
 
 
 def encode(value: Any) -> bytes:

@@ -35,6 +35,7 @@ from daap.mesh import changes, events
 from daap.mesh.audit import NewEntry
 from daap.mesh.backbone import Event, topic_for
 from daap.mesh.metadata import ProductVersion, Publication
+from daap.mesh.wire import AvroCodec
 from daap.mesh.workspace import Workspace
 from daap.runtime import build, engine
 from daap.runtime.cdc import ChangeSet
@@ -139,17 +140,21 @@ def publish_version(ws: Workspace, entry: Publication) -> tuple[PortEvents, ...]
     version = ws.version(entry.product, entry.version)
     previous = _previous(ws, version)
     keys = port_keys(ws, entry.build_id)
+    codecs = port_codecs(ws, entry.build_id)
     results = []
     for port in sorted(version.ports):
         key = keys.get(port, ())
         if previous is None or port not in previous.ports:
             # every row is an insert: stream them from the snapshot, memory stays bounded
             counts = (version.ports[port].row_count, 0, 0)
-            results.append(_publish_port(ws, version, port, counts, _all_rows(ws, version, port, key)))
+            batches = _all_rows(ws, version, port, key)
+            results.append(_publish_port(ws, version, port, counts, batches, codecs.get(port)))
             continue
         change_set = changes.between(ws, version, port, previous, key)
         counts = (change_set.inserted, change_set.updated, change_set.deleted)
-        results.append(_publish_port(ws, version, port, counts, _change_batches(change_set)))
+        results.append(
+            _publish_port(ws, version, port, counts, _change_batches(change_set), codecs.get(port))
+        )
     progress = {p.port: p.as_json() for p in results}
     ws.metadata.record_publication(entry.build_id, progress, done=True)
     return tuple(results)
@@ -161,6 +166,26 @@ def _previous(ws: Workspace, version: ProductVersion) -> ProductVersion | None:
     versions = ws.metadata.list_versions(version.product, include_expired=True)
     before = [v for v in versions if v.version < version.version]
     return before[-1] if before else None
+
+
+def port_codecs(ws: Workspace, build_id: str) -> dict[str, events.Codecs]:
+    """Each port's wire-format codecs, from the schema ids the build registered; none when the
+    mesh publishes JSON (``eventFormat: json``) or the build predates the registry."""
+    if ws.config.event_format != "avro":
+        return {}
+    record = ws.metadata.get_build(build_id)
+    ports: Mapping[str, Any] = record.plan.get("ports", {}) if record is not None else {}
+    found = {}
+    for port, info in ports.items():
+        ids = info.get("schema_ids") or {}
+        value = ws.metadata.registry_get_schema(ids["value"]) if "value" in ids else None
+        if value is None:
+            continue
+        key = ws.metadata.registry_get_schema(ids["key"]) if "key" in ids else None
+        found[port] = events.Codecs(
+            AvroCodec(value.schema, value.id), AvroCodec(key.schema, key.id) if key is not None else None
+        )
+    return found
 
 
 def port_keys(ws: Workspace, build_id: str) -> dict[str, tuple[str, ...]]:
@@ -180,6 +205,7 @@ def _publish_port(
     port: str,
     counts: tuple[int, int, int],
     batches: Iterator[tuple[tuple[str, ...], Batch]],
+    codecs: events.Codecs | None = None,
 ) -> PortEvents:
     """Audit, then send, the events of ``batches``, one batch at a time."""
     topic = topic_for(version.product, port)
@@ -191,7 +217,7 @@ def _publish_port(
     offsets: list[int] = []
     count = 0
     for key, (inserts, before, after, deletes, position) in batches:
-        batch = list(events.changes(source, key, inserts, before, after, deletes, ms, position))
+        batch = list(events.changes(source, key, inserts, before, after, deletes, ms, position, codecs))
         if not batch:
             continue
         entries = [
@@ -200,7 +226,11 @@ def _publish_port(
         ws.audit.append(version.product, entries)
         build.crash_point(f"audited:{port}")
         sent = ws.backbone.publish(
-            topic, [Event(topic, c.key, c.value, event_id=c.event_id, timestamp_ms=ms) for c in batch]
+            topic,
+            [
+                Event(topic, c.backbone_key, c.backbone_value, event_id=c.event_id, timestamp_ms=ms)
+                for c in batch
+            ],
         )
         build.crash_point(f"sent:{port}")
         offsets.extend((sent[0], sent[-1]))

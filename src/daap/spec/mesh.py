@@ -9,6 +9,7 @@ in layers: built-in defaults, then ``mesh.yaml``, then the environment::
     metadata: postgresql://daap@db/daap     # default: sqlite (in the home)
     warehouse: /data/warehouse              # default: <home>/warehouse
     backbone: nats://127.0.0.1:4222         # default: embedded (in the metadata database)
+    eventFormat: json                       # default: avro (the Confluent wire format)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,6 +58,8 @@ class MeshConfig:
     build_memory: str = "4GB"
     #: where change events go: ``sqlite:///...`` (embedded), ``nats://...`` or ``kafka://...``
     backbone_url: str = ""
+    #: how change events are encoded on the backbone: ``avro`` (Confluent wire format) or ``json``
+    event_format: str = "avro"
 
 
 class MeshFile(BaseModel):
@@ -68,6 +72,7 @@ class MeshFile(BaseModel):
     warehouse: str | None = None
     buildMemory: str | None = None
     backbone: str | None = None
+    eventFormat: Literal["avro", "json"] = "avro"
 
 
 def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
@@ -99,6 +104,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
         name=settings.name,
         build_memory=memory,
         backbone_url=backbone,
+        event_format=settings.eventFormat,
     )
 
 

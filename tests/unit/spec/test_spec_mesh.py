@@ -134,3 +134,12 @@ def test_find_products_searches_recursively_and_skips_tooling(tmp_path: Path) ->
             (tmp_path / folder / "dataproduct.yaml").write_text("")
 
     assert find_products(tmp_path) == [tmp_path / "a", tmp_path / "a/nested", tmp_path / "b"]
+
+
+def test_event_format_is_avro_unless_mesh_yaml_says_json(tmp_path: Path) -> None:
+    assert load_mesh_config(tmp_path, env={}).event_format == "avro"
+    write_mesh(tmp_path, "eventFormat: json\n")
+    assert load_mesh_config(tmp_path, env={}).event_format == "json"
+    write_mesh(tmp_path, "eventFormat: protobuf\n")
+    with pytest.raises(SpecError, match=r"mesh.yaml:1:\d+: .*eventFormat"):
+        load_mesh_config(tmp_path, env={})

@@ -2,12 +2,15 @@
 
 Before a build reads anything, each output port's contract is translated
 (:mod:`.odcs`) and checked against the subjects ``daap.<product>.<port>-value``
-and ``-key`` at their levels; after the version is published the schemas are
-registered, so the registry always holds what consumers may receive.
+(the change events' envelope around the rows) and ``-key`` at their levels;
+before the version is committed the schemas are registered and their ids go
+into the build's plan, so its events are encoded with exactly those schemas,
+even when a crash leaves them to a later process.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from daap.errors import IncompatibleContract
@@ -32,7 +35,7 @@ def port_schemas(spec: ProductSpec) -> list[PortSchemas]:
         PortSchemas(
             port.name,
             odcs.value_subject(spec.name, port.name),
-            odcs.avro_value(spec.name, port.name, port.contract),
+            odcs.avro_envelope(spec.name, port.name, port.contract),
             odcs.key_subject(spec.name, port.name),
             odcs.avro_key(spec.name, port.name, port.contract),
             port.contract.compatibility,
@@ -51,21 +54,39 @@ def check(store: RegistryStore, spec: ProductSpec) -> None:
             level = schemas.level or registry.level_of(subject)
             verdict = registry.check(subject, Schema(text), verbose=True, level=level)
             if not verdict["is_compatible"]:
-                raise IncompatibleContract(spec.name, schemas.port, subject, level, verdict["messages"])
+                reasons = _rows_view(verdict["messages"])
+                raise IncompatibleContract(spec.name, schemas.port, subject, level, reasons)
 
 
-def register(store: RegistryStore, spec: ProductSpec) -> list[str]:
-    """Register every port's schemas (after publishing); returns warnings, never raises."""
+#: where the rows sit in the envelope: ``before`` and ``after`` are ``["null", Value]``
+_ROW_PATH = re.compile(r" at /fields/[01]/type/1(?=/|:)")
+
+
+def _rows_view(reasons: list[str]) -> list[str]:
+    """Reasons about the rows, said once (``before`` and ``after`` hold the same record) and
+    with paths into the row record, as the contract's author knows it."""
+    return list(dict.fromkeys(_ROW_PATH.sub(" at ", r).replace(" at :", " at /:") for r in reasons))
+
+
+def register(store: RegistryStore, spec: ProductSpec) -> tuple[dict[str, dict[str, int]], list[str]]:
+    """Register every port's schemas; never raises.
+
+    Returns:
+        per port, the ids registered (``{"value": id, "key": id}``; ``key`` absent
+        without a primary key), and warnings for what could not be registered.
+    """
     registry = SchemaRegistry(store)
+    ids: dict[str, dict[str, int]] = {}
     warnings = []
     for schemas in port_schemas(spec):
-        for subject, text in ((schemas.value_subject, schemas.value), (schemas.key_subject, schemas.key)):
+        kinds = (("value", schemas.value_subject, schemas.value), ("key", schemas.key_subject, schemas.key))
+        for kind, subject, text in kinds:
             if text is None:
                 continue
             try:
                 if schemas.level and store.registry_setting(subject, "compatibility") != schemas.level:
                     registry.set_config(subject, schemas.level)  # the contract says, the registry keeps
-                registry.register(subject, Schema(text))
+                ids.setdefault(schemas.port, {})[kind] = registry.register(subject, Schema(text))
             except RegistryError as exc:
                 warnings.append(f"schema of {subject} not registered: {exc}")
-    return warnings
+    return ids, warnings

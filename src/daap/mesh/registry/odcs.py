@@ -109,6 +109,41 @@ def avro_value(product: str, port: str, contract: ContractSpec) -> str:
     return json.dumps(avro_record(product, port, contract.columns, "Value"), separators=(",", ":"))
 
 
+def avro_envelope(product: str, port: str, contract: ContractSpec) -> str:
+    """The Avro schema of the port's change events (the Debezium envelope around the rows):
+    what ``daap.<product>.<port>-value`` holds, as registry text."""
+    namespace = f"daap.{product}.{port}"
+    source = {
+        "type": "record",
+        "name": "Source",
+        "fields": [
+            {"name": "product", "type": "string"},
+            {"name": "port", "type": "string"},
+            {"name": "version", "type": "long"},
+            {"name": "snapshot_id", "type": "long"},
+            {"name": "build_id", "type": "string"},
+            {"name": "ts_ms", "type": "long"},
+        ],
+    }
+    envelope = {
+        "type": "record",
+        "name": "Envelope",
+        "namespace": namespace,
+        "fields": [
+            {
+                "name": "before",
+                "type": ["null", avro_record(product, port, contract.columns, "Value")],
+                "default": None,
+            },
+            {"name": "after", "type": ["null", "Value"], "default": None},
+            {"name": "op", "type": "string"},
+            {"name": "source", "type": source},
+            {"name": "ts_ms", "type": "long"},
+        ],
+    }
+    return json.dumps(envelope, separators=(",", ":"))
+
+
 def avro_key(product: str, port: str, contract: ContractSpec) -> str | None:
     """The Avro schema of the port's primary key; None without one."""
     if not contract.primary_key:
