@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import fastavro
+import pytest
 
 from daap.errors import IncompatibleContract
 from daap.mesh.registry import jsonschema, odcs
@@ -145,14 +146,24 @@ def test_an_unknown_compatibility_level_is_a_positioned_contract_error(mesh):
     assert "compatibility must be one of BACKWARD" in outcome.message and "'SOMETIMES'" in outcome.message
 
 
-def test_events_an_old_row_cannot_fit_wait_in_the_outbox_with_a_clear_reason(mesh):
+def test_a_required_column_is_refused_even_forward_since_old_rows_must_fit_the_events(mesh):
     declare(mesh)
     added = [*COLUMNS, ("stock", "integer", {"required": True})]
     csv = CSV.replace("\n1,", ",stock\n1,", 1).replace(":00\n", ":00,5\n")
     mesh.product("things", added, pk=["id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": csv})
-    _with_contract_property(mesh, "FORWARD")  # a required column: FORWARD allows it
+    _with_contract_property(mesh, "FORWARD")  # the level alone would allow it
     [outcome] = mesh.build("things")
-    # the version is published; its update's old row lacks 'stock', so it cannot be encoded
-    assert outcome.status == "published" and outcome.version == 2
-    [held] = [w for w in outcome.warnings if "not published yet" in w]
-    assert "does not fit schema" in held and "stock" in held
+    assert outcome.status == "failed" and isinstance(outcome.error, IncompatibleContract)
+    assert "'stock'" in outcome.message and "previous version's rows" in outcome.message
+
+
+def test_an_event_that_does_not_fit_its_schema_is_a_clear_error():
+    from daap.mesh.wire import AvroCodec, EncodingError
+
+    codec = AvroCodec(
+        json.dumps({"type": "record", "name": "R", "fields": [{"name": "n", "type": "long"}]}), 7
+    )
+    assert codec.encode({"n": 3})[:5] == b"\x00\x00\x00\x00\x07"
+    with pytest.raises(EncodingError, match="does not fit schema 7") as caught:
+        codec.encode({"n": None})
+    assert "eventFormat: json" in (caught.value.hint or "")

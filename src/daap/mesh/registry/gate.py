@@ -56,6 +56,26 @@ def check(store: RegistryStore, spec: ProductSpec) -> None:
             if not verdict["is_compatible"]:
                 reasons = _rows_view(verdict["messages"])
                 raise IncompatibleContract(spec.name, schemas.port, subject, level, reasons)
+            if subject == schemas.value_subject and level.removesuffix("_TRANSITIVE") in ("FORWARD", "NONE"):
+                _check_old_rows_fit(registry, spec, schemas, level)
+
+
+def _check_old_rows_fit(
+    registry: SchemaRegistry, spec: ProductSpec, schemas: PortSchemas, level: str
+) -> None:
+    """Whatever the level, the next version's update and delete events carry rows of the current
+    one under the new contract: a column the new contract requires must be there already."""
+    latest = registry.check(
+        schemas.value_subject, Schema(schemas.value), "latest", verbose=True, level="BACKWARD"
+    )
+    missing = [m for m in latest.get("messages", []) if "READER_FIELD_MISSING_DEFAULT_VALUE" in m]
+    if missing:
+        reasons = [
+            *_rows_view(missing),
+            "change events carry the previous version's rows under the new contract, so a column "
+            "it requires must exist there (or have a default)",
+        ]
+        raise IncompatibleContract(spec.name, schemas.port, schemas.value_subject, level, reasons)
 
 
 #: where the rows sit in the envelope: ``before`` and ``after`` are ``["null", Value]``
