@@ -91,7 +91,7 @@ def _latencies(root: Path, backbone: str | None, builds: int) -> list[float]:
     stop = threading.Event()
     reader_ws = Workspace.open(root)
     sub = reader_ws.backbone.subscribe(topic_for("items", "items"), "downstream", Start.latest())
-    decode = Decoder(SchemaRegistry(reader_ws.metadata).raw_schema)  # as a consumer decodes the wire format
+    decode = Decoder(SchemaRegistry(reader_ws.metadata).schema_by_id)  # as a consumer decodes the wire format
 
     def handler() -> None:
         while not stop.is_set():

@@ -51,7 +51,7 @@ def read_topic(mesh, product, port=None, start=None) -> list[Event]:
         while batch := sub.poll(max_events=1000, timeout=0.2):
             got.extend(batch)
         sub.close()
-        decode = Decoder(SchemaRegistry(ws.metadata).raw_schema)
+        decode = Decoder(SchemaRegistry(ws.metadata).schema_by_id)
         return [replace(e, key=encode(decode(e.key)), value=_json_or_none(decode(e.value))) for e in got]
     finally:
         ws.close()
@@ -447,3 +447,32 @@ def test_event_format_json_puts_plain_canonical_json_on_the_backbone(mesh):
     assert json.loads(event.key) == {"order_id": 1} and schema_id_of(event.value) is None
     assert json.loads(event.value)["after"] == {"order_id": 1, "customer": "ann", "amount": 10.0}
     assert event.value == entry.payload  # the audit log keeps the same canonical JSON
+
+
+def test_event_format_jsonschema_frames_canonical_json_with_a_json_schema_id(mesh):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from fixtures.registry import serve_registry
+
+    (mesh.root / "mesh.yaml").write_text("eventFormat: jsonschema\n")
+    declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n", pk=["order_id"])
+    ws = mesh.workspace()
+    try:
+        sub = ws.backbone.subscribe(topic_for("orders", "orders"), "raw", Start.earliest())
+        [event] = sub.poll(max_events=10, timeout=1)
+        sub.close()
+        [entry] = list(ws.audit.entries("orders"))
+        latest = SchemaRegistry(ws.metadata).version("daap.orders.orders-value", "latest")
+    finally:
+        ws.close()
+    assert latest["schemaType"] == "JSON" and schema_id_of(event.value) == latest["id"]
+    assert event.value[5:] == entry.payload  # magic byte, id, then the audit log's canonical JSON
+    with serve_registry(mesh.root) as url:
+        client = SchemaRegistryClient({"url": url})
+        value = JSONDeserializer(None, schema_registry_client=client)(
+            event.value, SerializationContext("daap.orders.orders", MessageField.VALUE)
+        )
+    assert value["after"] == {"order_id": 1, "customer": "ann", "amount": 10.0}
+    assert read_topic(mesh, "orders")[0].value == entry.payload  # daap's own decoder reads it too

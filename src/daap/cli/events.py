@@ -81,7 +81,7 @@ def tail(
         from daap.mesh.registry.service import SchemaRegistry
         from daap.mesh.wire import Decoder
 
-        printer = _Printer(as_json, max_events, Decoder(SchemaRegistry(ws.metadata).raw_schema))
+        printer = _Printer(as_json, max_events, Decoder(SchemaRegistry(ws.metadata).schema_by_id))
         reader = _Readers(ws, product, ports)
         try:
             if full_load:

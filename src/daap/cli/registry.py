@@ -60,7 +60,7 @@ def check(ctx: click.Context, product: str) -> None:
         if spec is None:
             raise NotFound(f"no product {product!r} in this workspace (products: {', '.join(sorted(specs))})")
         reg = SchemaRegistry(ws.metadata)
-        for schemas in gate.port_schemas(spec):
+        for schemas in gate.port_schemas(spec, ws.config.event_format):
             for subject, text in ((schemas.value_subject, schemas.value), (schemas.key_subject, schemas.key)):
                 if text is None:
                     continue
@@ -69,7 +69,7 @@ def check(ctx: click.Context, product: str) -> None:
                     continue
                 level = reg.level_of(subject)
                 output.out.print(f"check {subject} ({level})", markup=False)
-        gate.check(ws.metadata, spec)
+        gate.check(ws.metadata, spec, ws.config.event_format)
     finally:
         ws.close()
     output.out.print(f"OK    {product}: every contract may follow its registered versions", markup=False)

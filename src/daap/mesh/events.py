@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from daap.mesh.wire import AvroCodec
+from daap.mesh.wire import AvroCodec, JsonCodec
 
 #: Debezium operation codes
 CREATE, UPDATE, DELETE, READ = "c", "u", "d", "r"
@@ -130,8 +130,8 @@ def snapshot(
 class Codecs:
     """A port's registered schemas: the envelope's (``-value``) and the key's (``-key``)."""
 
-    value: AvroCodec
-    key: AvroCodec | None
+    value: AvroCodec | JsonCodec
+    key: AvroCodec | JsonCodec | None
 
 
 class _Maker:
@@ -172,6 +172,9 @@ class _Maker:
         value = b'{"after":' + encode(after) + b',"before":' + encode(before) + self.tail[op]
         if self.codecs is None:
             return Change(event_id, key_bytes, value)
+        if isinstance(self.codecs.value, JsonCodec):  # JSON Schema: the canonical JSON, framed
+            framed_key = self.codecs.key.frame(key_bytes) if isinstance(self.codecs.key, JsonCodec) else None
+            return Change(event_id, key_bytes, value, framed_key, self.codecs.value.frame(value))
         # (name, row) names the union branch, which spares the encoder trying each branch
         name = self.row_name
         wrapped = {
@@ -182,7 +185,10 @@ class _Maker:
             "ts_ms": self.now_ms,
         }
         wire_value = self.codecs.value.encode(wrapped)
-        wire_key = self.codecs.key.encode({k: row[k] for k in key}) if self.codecs.key and key else None
+        key_codec = self.codecs.key
+        wire_key = (
+            key_codec.encode({k: row[k] for k in key}) if isinstance(key_codec, AvroCodec) and key else None
+        )
         return Change(event_id, key_bytes, value, wire_key, wire_value)
 
 

@@ -34,8 +34,8 @@ from daap.errors import DaapError, MetadataError
 from daap.mesh import changes, events
 from daap.mesh.audit import NewEntry
 from daap.mesh.backbone import Event, topic_for
-from daap.mesh.metadata import ProductVersion, Publication
-from daap.mesh.wire import AvroCodec
+from daap.mesh.metadata import ProductVersion, Publication, StoredSchema
+from daap.mesh.wire import AvroCodec, JsonCodec
 from daap.mesh.workspace import Workspace
 from daap.runtime import build, engine
 from daap.runtime.cdc import ChangeSet
@@ -171,7 +171,7 @@ def _previous(ws: Workspace, version: ProductVersion) -> ProductVersion | None:
 def port_codecs(ws: Workspace, build_id: str) -> dict[str, events.Codecs]:
     """Each port's wire-format codecs, from the schema ids the build registered; none when the
     mesh publishes JSON (``eventFormat: json``) or the build predates the registry."""
-    if ws.config.event_format != "avro":
+    if ws.config.event_format == "json":
         return {}
     record = ws.metadata.get_build(build_id)
     ports: Mapping[str, Any] = record.plan.get("ports", {}) if record is not None else {}
@@ -182,10 +182,12 @@ def port_codecs(ws: Workspace, build_id: str) -> dict[str, events.Codecs]:
         if value is None:
             continue
         key = ws.metadata.registry_get_schema(ids["key"]) if "key" in ids else None
-        found[port] = events.Codecs(
-            AvroCodec(value.schema, value.id), AvroCodec(key.schema, key.id) if key is not None else None
-        )
+        found[port] = events.Codecs(_codec(value), _codec(key) if key is not None else None)
     return found
+
+
+def _codec(stored: StoredSchema) -> AvroCodec | JsonCodec:
+    return AvroCodec(stored.schema, stored.id) if stored.schema_type == "AVRO" else JsonCodec(stored.id)
 
 
 def port_keys(ws: Workspace, build_id: str) -> dict[str, tuple[str, ...]]:

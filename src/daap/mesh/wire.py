@@ -1,4 +1,5 @@
-"""The Confluent wire format of change events: magic byte 0, 4-byte schema id, Avro binary.
+"""The Confluent wire format of change events: magic byte 0, 4-byte schema id, then Avro
+binary (``eventFormat: avro``) or JSON text (``eventFormat: jsonschema``).
 
 A consumer with confluent-kafka's ``AvroDeserializer`` (or any Confluent-compatible
 client) and the registry's URL decodes daap's events without daap: the id names
@@ -55,11 +56,26 @@ class AvroCodec:
         return out.getvalue()
 
 
-class Decoder:
-    """Reads wire-format or JSON values; schemas come from ``schema_text(id)`` and are kept."""
+class JsonCodec:
+    """Frames canonical JSON text for one registered JSON Schema in the wire format."""
 
-    def __init__(self, schema_text: Callable[[int], str]) -> None:
-        self.schema_text = schema_text
+    def __init__(self, schema_id: int) -> None:
+        self.schema_id = schema_id
+        self.header = _HEADER.pack(MAGIC, schema_id)
+
+    def frame(self, payload: bytes) -> bytes:
+        return self.header + payload
+
+
+class Decoder:
+    """Reads wire-format or plain JSON values.
+
+    ``schema(id)`` answers a registry schema body (``{"schema", "schemaType"?}``, as
+    ``SchemaRegistry.schema_by_id`` does); parsed schemas are kept by id.
+    """
+
+    def __init__(self, schema: Callable[[int], Mapping[str, Any]]) -> None:
+        self.schema = schema
         self._schemas: dict[int, Any] = {}
 
     def __call__(self, value: bytes | None) -> Any:
@@ -68,10 +84,14 @@ class Decoder:
         if len(value) < _HEADER.size or value[0] != MAGIC:
             return json.loads(value)
         _, schema_id = _HEADER.unpack_from(value)
-        schema = self._schemas.get(schema_id)
-        if schema is None:
-            schema = self._schemas[schema_id] = fastavro.parse_schema(json.loads(self.schema_text(schema_id)))
-        return fastavro.schemaless_reader(io.BytesIO(value[_HEADER.size :]), schema, None)
+        if schema_id not in self._schemas:
+            body = self.schema(schema_id)
+            avro = body.get("schemaType", "AVRO") == "AVRO"
+            self._schemas[schema_id] = fastavro.parse_schema(json.loads(body["schema"])) if avro else None
+        parsed = self._schemas[schema_id]
+        if parsed is None:  # JSON Schema: the payload is JSON text
+            return json.loads(value[_HEADER.size :])
+        return fastavro.schemaless_reader(io.BytesIO(value[_HEADER.size :]), parsed, None)
 
 
 def schema_id_of(value: bytes | None) -> int | None:

@@ -58,7 +58,8 @@ class MeshConfig:
     build_memory: str = "4GB"
     #: where change events go: ``sqlite:///...`` (embedded), ``nats://...`` or ``kafka://...``
     backbone_url: str = ""
-    #: how change events are encoded on the backbone: ``avro`` (Confluent wire format) or ``json``
+    #: how change events are encoded on the backbone: ``avro`` or ``jsonschema`` (the Confluent
+    #: wire format with Avro or JSON Schema) or plain ``json``
     event_format: str = "avro"
 
 
@@ -72,7 +73,7 @@ class MeshFile(BaseModel):
     warehouse: str | None = None
     buildMemory: str | None = None
     backbone: str | None = None
-    eventFormat: Literal["avro", "json"] = "avro"
+    eventFormat: Literal["avro", "jsonschema", "json"] = "avro"
 
 
 def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:

@@ -28,31 +28,37 @@ class PortSchemas:
     key_subject: str
     key: str | None
     level: str | None  # the contract's ``compatibility``; None: the subject's or global level
+    schema_type: str = "AVRO"  # or "JSON" (JSON Schema), as ``eventFormat`` says
 
 
-def port_schemas(spec: ProductSpec) -> list[PortSchemas]:
+def port_schemas(spec: ProductSpec, event_format: str = "avro") -> list[PortSchemas]:
+    """Each port's schemas: JSON Schema when events are ``jsonschema``, else Avro."""
+    json_schema = event_format == "jsonschema"
+    envelope = odcs.json_envelope if json_schema else odcs.avro_envelope
+    key = odcs.json_key if json_schema else odcs.avro_key
     return [
         PortSchemas(
             port.name,
             odcs.value_subject(spec.name, port.name),
-            odcs.avro_envelope(spec.name, port.name, port.contract),
+            envelope(spec.name, port.name, port.contract),
             odcs.key_subject(spec.name, port.name),
-            odcs.avro_key(spec.name, port.name, port.contract),
+            key(spec.name, port.name, port.contract),
             port.contract.compatibility,
+            "JSON" if json_schema else "AVRO",
         )
         for port in spec.output_ports
     ]
 
 
-def check(store: RegistryStore, spec: ProductSpec) -> None:
+def check(store: RegistryStore, spec: ProductSpec, event_format: str = "avro") -> None:
     """Raise IncompatibleContract when a port's contract may not follow its registered versions."""
     registry = SchemaRegistry(store)
-    for schemas in port_schemas(spec):
+    for schemas in port_schemas(spec, event_format):
         for subject, text in ((schemas.value_subject, schemas.value), (schemas.key_subject, schemas.key)):
             if text is None or not store.registry_versions(subject):
                 continue
             level = schemas.level or registry.level_of(subject)
-            verdict = registry.check(subject, Schema(text), verbose=True, level=level)
+            verdict = registry.check(subject, Schema(text, schemas.schema_type), verbose=True, level=level)
             if not verdict["is_compatible"]:
                 reasons = _rows_view(verdict["messages"])
                 raise IncompatibleContract(spec.name, schemas.port, subject, level, reasons)
@@ -78,6 +84,9 @@ def _check_old_rows_fit(
         raise IncompatibleContract(spec.name, schemas.port, schemas.value_subject, level, reasons)
 
 
+#: the rules that say a column the new contract requires is missing from old rows (Avro, JSON Schema)
+_REQUIRED_ADDED = re.compile(r"READER_FIELD_MISSING_DEFAULT_VALUE|REQUIRED_(ATTRIBUTE|PROPERTY)_ADDED")
+
 #: where the rows sit in the envelope: ``before`` and ``after`` are ``["null", Value]``
 _ROW_PATH = re.compile(r" at /fields/[01]/type/1(?=/|:)")
 
@@ -88,7 +97,9 @@ def _rows_view(reasons: list[str]) -> list[str]:
     return list(dict.fromkeys(_ROW_PATH.sub(" at ", r).replace(" at :", " at /:") for r in reasons))
 
 
-def register(store: RegistryStore, spec: ProductSpec) -> tuple[dict[str, dict[str, int]], list[str]]:
+def register(
+    store: RegistryStore, spec: ProductSpec, event_format: str = "avro"
+) -> tuple[dict[str, dict[str, int]], list[str]]:
     """Register every port's schemas; never raises.
 
     Returns:
@@ -98,7 +109,7 @@ def register(store: RegistryStore, spec: ProductSpec) -> tuple[dict[str, dict[st
     registry = SchemaRegistry(store)
     ids: dict[str, dict[str, int]] = {}
     warnings = []
-    for schemas in port_schemas(spec):
+    for schemas in port_schemas(spec, event_format):
         kinds = (("value", schemas.value_subject, schemas.value), ("key", schemas.key_subject, schemas.key))
         for kind, subject, text in kinds:
             if text is None:
@@ -106,7 +117,8 @@ def register(store: RegistryStore, spec: ProductSpec) -> tuple[dict[str, dict[st
             try:
                 if schemas.level and store.registry_setting(subject, "compatibility") != schemas.level:
                     registry.set_config(subject, schemas.level)  # the contract says, the registry keeps
-                ids.setdefault(schemas.port, {})[kind] = registry.register(subject, Schema(text))
+                schema = Schema(text, schemas.schema_type)
+                ids.setdefault(schemas.port, {})[kind] = registry.register(subject, schema)
             except RegistryError as exc:
                 warnings.append(f"schema of {subject} not registered: {exc}")
     return ids, warnings

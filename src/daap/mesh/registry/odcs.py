@@ -152,6 +152,59 @@ def avro_key(product: str, port: str, contract: ContractSpec) -> str | None:
     return json.dumps(avro_record(product, port, columns, "Key"), separators=(",", ":"))
 
 
+def json_envelope(product: str, port: str, contract: ContractSpec) -> str:
+    """The JSON Schema of the port's change events (draft 7): the envelope around the rows."""
+    row = json.loads(json_value(product, port, contract))
+    for key in ("$schema", "title"):
+        row.pop(key)
+    nullable_row = {"oneOf": [{"type": "null"}, {"$ref": "#/definitions/Value"}]}
+    text = {"type": "string"}
+    number = {"type": "integer"}
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": f"daap.{product}.{port}.Envelope",
+        "type": "object",
+        "definitions": {"Value": row},
+        "properties": {
+            "before": nullable_row,
+            "after": nullable_row,
+            "op": {"type": "string", "enum": ["c", "u", "d", "r"]},
+            "source": {
+                "type": "object",
+                "properties": {
+                    "product": text,
+                    "port": text,
+                    "version": number,
+                    "snapshot_id": number,
+                    "build_id": text,
+                    "ts_ms": number,
+                },
+                "required": ["product", "port", "version", "snapshot_id", "build_id", "ts_ms"],
+            },
+            "ts_ms": number,
+        },
+        "required": ["before", "after", "op", "source", "ts_ms"],
+    }
+    return json.dumps(schema, separators=(",", ":"))
+
+
+def json_key(product: str, port: str, contract: ContractSpec) -> str | None:
+    """The JSON Schema of the port's primary key; None without one."""
+    if not contract.primary_key:
+        return None
+    row = json.loads(json_value(product, port, contract))
+    keys = list(contract.primary_key)
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": f"daap.{product}.{port}.Key",
+        "type": "object",
+        "properties": {k: row["properties"][k] for k in keys},
+        "required": keys,
+        "additionalProperties": False,
+    }
+    return json.dumps(schema, separators=(",", ":"))
+
+
 def json_value(product: str, port: str, contract: ContractSpec) -> str:
     """The JSON Schema of the port's rows (draft 7), as registry text."""
     properties: dict[str, Any] = {}
