@@ -6,8 +6,10 @@ processes for the concurrency test.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +134,56 @@ def test_processes_registering_at_once_never_share_an_id(store_url: str) -> None
     assert sum(len(numbers) for numbers in versions.values()) == 100
     for numbers in versions.values():  # dense per subject: no number handed out twice
         assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_registering_against_a_stale_latest_version_writes_nothing(store: MetadataStore) -> None:
+    from daap.mesh.metadata._registry import SubjectChanged
+
+    assert store.registry_register("s", "fp-1", "AVRO", '"int"', (), expected_latest=0)[1] == 1
+    with pytest.raises(SubjectChanged, match="latest version is 1, not 0"):
+        store.registry_register("s", "fp-2", "AVRO", '"long"', (), expected_latest=0)
+    assert [v.version for v in store.registry_versions("s")] == [1]
+    assert store.registry_register("s", "fp-2", "AVRO", '"long"', (), expected_latest=1)[1] == 2
+
+
+def test_registries_racing_on_one_subject_keep_it_compatible(store_url: str) -> None:
+    """Four processes register chains of schemas under one BACKWARD subject. Each process's
+    field ``tag`` has its own type, so two processes' schemas never follow each other: checked
+    against the same latest version, both would pass; only one may be stored after it."""
+    script = (
+        "import json, sys\n"
+        "from daap.mesh.metadata import open_metadata_store\n"
+        "from daap.mesh.registry.service import RegistryError, Schema, SchemaRegistry\n"
+        "store = open_metadata_store(sys.argv[1])\n"
+        "reg = SchemaRegistry(store)\n"
+        "tag = sys.argv[2]\n"
+        "import time\n"
+        "time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # start together\n"
+        "for i in range(40):\n"
+        "    fields = [{'name': 'tag', 'type': tag}]\n"
+        "    fields += [{'name': f'f{j}', 'type': 'string', 'default': ''} for j in range(i)]\n"
+        "    record = {'type': 'record', 'name': 'R', 'fields': fields}\n"
+        "    try:\n"
+        "        reg.register('race-value', Schema(json.dumps(record)))\n"
+        "    except RegistryError as exc:\n"
+        "        assert exc.error_code in (409, 40901), exc\n"
+        "store.close()\n"
+    )
+    open_metadata_store(store_url).close()
+    start = str(time.time() + 2.0)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, store_url, tag, start], env={"PYTHONPATH": SRC})
+        for tag in ("string", "long", "boolean", "double")
+    ]
+    assert all(proc.wait(timeout=120) == 0 for proc in procs)
+    from daap.mesh.registry import avro
+
+    store = open_metadata_store(store_url)
+    try:
+        schemas = [store.registry_get_schema(v.schema_id) for v in store.registry_versions("race-value")]
+    finally:
+        store.close()
+    parsed = [avro.parse(s.schema) for s in schemas if s is not None]
+    assert len(parsed) >= 2  # the winner's chain went on
+    for old, new in itertools.pairwise(parsed):
+        assert avro.can_read(new, old) == [], "a version was stored that cannot read the one before it"

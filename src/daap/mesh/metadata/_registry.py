@@ -19,6 +19,13 @@ from daap.mesh.metadata._dialect import Dialect, Tx
 Setting = Literal["compatibility", "mode"]
 
 
+class SubjectChanged(Exception):
+    """Another writer added a version to the subject since the caller checked it: check again."""
+
+    def __init__(self, subject: str, expected: int, found: int) -> None:
+        super().__init__(f"subject {subject}: latest version is {found}, not {expected}")
+
+
 @dataclass(frozen=True)
 class SchemaReference:
     """``name`` (as the schema refers to it) is version ``version`` of ``subject``."""
@@ -61,6 +68,7 @@ class RegistryStore(Protocol):
         schema_type: str,
         schema: str,
         references: Sequence[SchemaReference],
+        expected_latest: int | None = None,
     ) -> tuple[int, int]: ...
     def registry_import(
         self,
@@ -114,15 +122,32 @@ class RegistryTables:
         schema_type: str,
         schema: str,
         references: Sequence[SchemaReference],
+        expected_latest: int | None = None,
     ) -> tuple[int, int]:
         """Store the schema (or find it by fingerprint) and add it as the subject's next version.
+
+        Args:
+            expected_latest: the subject's latest live version the caller checked the schema
+                against (0: none); when another writer added one since, nothing is written.
 
         Returns:
             (schema id, version). A schema already a live version of the subject is not
             added again: its id and that version are returned.
+
+        Raises:
+            SubjectChanged: ``expected_latest`` is no longer the latest live version.
         """
         with self._tx(write=True) as tx:
             self._lock_subject(tx, subject)
+            if expected_latest is not None:
+                row = tx.fetch_one(
+                    "SELECT coalesce(max(version), 0) FROM daap_registry_versions"
+                    " WHERE subject = ? AND NOT deleted",
+                    (subject,),
+                )
+                latest = int(row[0]) if row else 0
+                if latest != expected_latest:
+                    raise SubjectChanged(subject, expected_latest, latest)
             schema_id = self._schema_id(tx, fingerprint, schema_type, schema, references)
             live = tx.fetch_one(
                 "SELECT version FROM daap_registry_versions"

@@ -25,6 +25,7 @@ from typing import Any
 
 from daap.errors import DaapError
 from daap.mesh.metadata import RegistryStore, SchemaReference, StoredSchema, SubjectVersion
+from daap.mesh.metadata._registry import SubjectChanged
 from daap.mesh.registry import compat
 from daap.mesh.registry._types import InvalidSchema, Parsed
 
@@ -34,6 +35,8 @@ MAX_VERSION = 2**31 - 1
 #: the largest schema text accepted, in characters (a guard, not a format limit)
 MAX_SCHEMA_CHARS = 1_000_000
 GLOBAL = ""
+#: how often a registration is checked again while other writers keep adding versions
+REGISTER_ATTEMPTS = 10
 #: parsed schemas kept per registry object, by id
 PARSED_CACHE = 1_000
 
@@ -172,24 +175,30 @@ class SchemaRegistry:
                     42205,
                     "Overwrite new schema with id is not permitted unless the subject is in IMPORT mode",
                 )
-        live = self.store.registry_versions(subject)
-        same = self.store.registry_schema_id(fingerprint)
-        if same is not None and any(v.schema_id == same for v in live):
-            return same
-        level = self.level_of(subject)
-        history = [(v.version, self._stored_parsed(self._stored(v.schema_id))) for v in live]
-        reasons = compat.check(level, parsed, history)
-        if reasons:
-            raise RegistryError(
-                409,
-                409,
-                f'Schema being registered is incompatible with an earlier schema for subject "{subject}" '
-                f"({level}), details: {reasons}",
-            )
-        new_id, _ = self.store.registry_register(
-            subject, fingerprint, given.schema_type, given.schema, given.references
-        )
-        return new_id
+        for _ in range(REGISTER_ATTEMPTS):  # optimistic: check again when another writer got in first
+            live = self.store.registry_versions(subject)
+            same = self.store.registry_schema_id(fingerprint)
+            if same is not None and any(v.schema_id == same for v in live):
+                return same
+            level = self.level_of(subject)
+            history = [(v.version, self._stored_parsed(self._stored(v.schema_id))) for v in live]
+            reasons = compat.check(level, parsed, history)
+            if reasons:
+                raise RegistryError(
+                    409,
+                    409,
+                    f'Schema being registered is incompatible with an earlier schema for subject "{subject}" '
+                    f"({level}), details: {reasons}",
+                )
+            latest = live[-1].version if live else 0
+            try:
+                new_id, _ = self.store.registry_register(
+                    subject, fingerprint, given.schema_type, given.schema, given.references, latest
+                )
+            except SubjectChanged:
+                continue
+            return new_id
+        raise RegistryError(409, 40901, f"Subject {subject} kept changing while registering; try again")
 
     def _import(
         self, subject: str, given: Schema, fingerprint: str, schema_id: int | None, version: int | None
