@@ -31,7 +31,7 @@ from daap.errors import BackboneError, DaapError, SpecError
 from daap.mesh import publication
 from daap.mesh.backbone import OffsetOutOfRange, Start, Subscription, topic_for
 from daap.mesh.builder import BuildOutcome, build_mesh
-from daap.mesh.workspace import Workspace
+from daap.mesh.workspace import SpecCache, Workspace
 from daap.spec.model import FileSource, ProductSpec
 
 #: a stat signature of the files a product's build reads
@@ -74,6 +74,7 @@ class MeshWatcher:
         self.report = report
         self.interval = interval
         self.watched: dict[str, _Watched] = {}
+        self.specs = SpecCache(ws)  # a look every interval re-reads no unchanged YAML
         self._last_scan = 0.0
         self._retry_at = 0.0
         self._broken: dict[Path, Signature] = {}  # folders whose descriptor does not load
@@ -114,7 +115,7 @@ class MeshWatcher:
         seen: set[str] = set()
         for folder in self.ws.product_folders():
             try:
-                spec = self.ws.load(folder)
+                spec = self.specs.load(folder)
             except SpecError as exc:
                 self._invalid(folder, exc)
                 continue

@@ -179,6 +179,37 @@ class Workspace:
             yield
 
 
+class SpecCache:
+    """Parsed product specs, kept while none of the files they were read from changes
+    (modification times), so callers that look often (servers, the watcher) do not re-read
+    YAML. Builds load fresh (:meth:`Workspace.load`): a spec used to publish is never stale.
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self._specs: dict[Path, tuple[tuple[int, ...], ProductSpec]] = {}
+
+    def load(self, folder: Path) -> ProductSpec:
+        """The spec of ``folder``; raises SpecError as :meth:`Workspace.load` does."""
+        cached = self._specs.get(folder)
+        if cached is not None and cached[0] == _mtimes(cached[1]):
+            return cached[1]
+        spec = self.ws.load(folder)
+        self._specs[folder] = (_mtimes(spec), spec)
+        return spec
+
+
+def _mtimes(spec: ProductSpec) -> tuple[int, ...]:
+    """Modification times of the files a spec was read from (-1 for a missing one)."""
+    found = []
+    for path in spec.source_files():
+        try:
+            found.append(path.stat().st_mtime_ns)
+        except OSError:
+            found.append(-1)
+    return tuple(found)
+
+
 def find_root(start: Path) -> Path:
     """The workspace ``start`` belongs to: the nearest folder upward holding
     ``mesh.yaml``; else, inside a product folder, the folder holding that

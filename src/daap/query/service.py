@@ -13,14 +13,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
 
 from daap.errors import NotFound
-from daap.mesh.workspace import Workspace
+from daap.mesh.workspace import SpecCache, Workspace
 from daap.query import calls
 from daap.query.cache import ResultCache
 from daap.query.engine import AtSpec, QueryEngine, QueryResult
@@ -83,7 +82,7 @@ class QueryService:
         self.cache = ResultCache(cache_bytes)
         self.rewrite = rewrite
         self._lock = threading.RLock()
-        self._specs: dict[Path, tuple[tuple[int, ...], ProductSpec]] = {}
+        self._specs = SpecCache(ws)
 
     def execute(self, request: QueryRequest) -> QueryResult:
         """Run ``request``; results small enough are cached.
@@ -187,16 +186,10 @@ class QueryService:
         """
         specs = []
         for folder in self.ws.product_folders():
-            cached = self._specs.get(folder)
-            if cached is not None and cached[0] == _signature(cached[1]):
-                specs.append(cached[1])
-                continue
             try:
-                spec = self.ws.load(folder)
+                specs.append(self._specs.load(folder))
             except Exception:  # an invalid product is not served; its build reports why
                 continue
-            self._specs[folder] = (_signature(spec), spec)
-            specs.append(spec)
         return specs
 
     def tables(self) -> list[TableInfo]:
@@ -224,17 +217,6 @@ class QueryService:
             columns.append(ColumnInfo(f.name, f.type, not required, description))
         description = output.description if output else None
         return TableInfo(product, port, data.version.version, tuple(columns), description)
-
-
-def _signature(spec: ProductSpec) -> tuple[int, ...]:
-    """Modification times of the files a spec was read from (-1 for a missing one)."""
-    found = []
-    for path in spec.source_files():
-        try:
-            found.append(path.stat().st_mtime_ns)
-        except OSError:
-            found.append(-1)
-    return tuple(found)
 
 
 def _at_for(at: AtSpec, ref: PortRef) -> Any:
