@@ -235,6 +235,8 @@ _OPS = {"c": "insert", "u": "update", "d": "delete", "r": "read"}
 
 def _describe(event: Event, key: Any, value: dict[str, Any] | None) -> str:
     """``daap.titles.titles@12 update v3 {"title_id":7} title: 'A' -> 'B'``."""
+    from daap.runtime.contract import show
+
     where = f"{event.topic}@{event.offset}" if event.offset is not None else event.topic
     ident = json.dumps(key, separators=(",", ":"))
     if value is None:
@@ -243,18 +245,12 @@ def _describe(event: Event, key: Any, value: dict[str, Any] | None) -> str:
     version = f"v{value.get('source', {}).get('version', '?')}"
     before, after = value.get("before") or {}, value.get("after") or {}
     if op == "update":
-        changed = [
-            f"{c}: {_show(before.get(c))} -> {_show(v)}" for c, v in after.items() if before.get(c) != v
-        ]
+        changed = [f"{c}: {show(before.get(c))} -> {show(v)}" for c, v in after.items() if before.get(c) != v]
         detail = "; ".join(changed)
     else:
         row = after or before
-        detail = ", ".join(f"{c}={_show(v)}" for c, v in row.items() if c not in (key or {}))
+        detail = ", ".join(f"{c}={show(v)}" for c, v in row.items() if c not in (key or {}))
     return f"{where} {op} {version} {ident} {detail}".rstrip()
-
-
-def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else "null" if value is None else str(value)
 
 
 @events.command()
