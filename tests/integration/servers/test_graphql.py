@@ -8,7 +8,6 @@ with what :meth:`QueryService.execute` returns for the same question in SQL.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from graphql import build_client_schema, get_introspection_query
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -27,6 +25,7 @@ from daap.mesh.workspace import Workspace
 from daap.query.service import QueryRequest, QueryService
 from daap.servers.graphql import Limits, create_app
 from daap.servers.graphql.schema import graphql_names, pascal
+from fixtures.http import serve_app
 from fixtures.workspace import Mesh
 
 ROWS = 250
@@ -106,22 +105,6 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
     return {k: one(v) for k, v in row.items()}
 
 
-def serve(app: Any) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with pytest.MonkeyPatch.context() as patch:
@@ -145,7 +128,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         ws = Workspace.open(mesh.root)
         service = QueryService(ws)
         outer = Starlette(routes=[Mount("/graphql", app=create_app(service, refresh_seconds=0))])
-        for base in serve(outer):
+        with serve_app(outer) as base:
             yield Served(base + "/graphql/", mesh, service, between)
         ws.close()
 
@@ -358,7 +341,7 @@ def test_a_new_product_appears_without_restart(served: Served) -> None:
 def test_limits_are_configurable(served: Served) -> None:
     small = Limits(default_page=5, max_page=10, max_rows=20)
     app = Starlette(routes=[Mount("/graphql", app=create_app(served.service, limits=small))])
-    for base in serve(app):
+    with serve_app(app) as base:
         tight = Served(base + "/graphql/", served.mesh, served.service, served.between)
         assert len(tight.data("{ shop__orders { rows { order_id } } }")["shop__orders"]["rows"]) == 5
         assert (

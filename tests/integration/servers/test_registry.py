@@ -9,20 +9,15 @@ exactly as a client receives them.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from daap.mesh.registry.service import SchemaRegistry
-from daap.mesh.workspace import Workspace
-from daap.servers.registry import create_app
+from fixtures.registry import serve_registry
 
 MEDIA = "application/vnd.schemaregistry.v1+json"
 
@@ -37,29 +32,11 @@ EMAIL_NO_DEFAULT = {"name": "email", "type": "string"}
 EMAIL_DEFAULT = {"name": "email", "type": ["null", "string"], "default": None}
 
 
-def _serve(root: Path) -> Iterator[str]:
-    ws = Workspace.open(root)
-    config = uvicorn.Config(
-        create_app(SchemaRegistry(ws.metadata)), host="127.0.0.1", port=0, log_level="warning"
-    )
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = running.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
-    ws.close()
-
-
 @pytest.fixture
 def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("DAAP_HOME", raising=False)
-    yield from _serve(tmp_path)
+    with serve_registry(tmp_path) as served:
+        yield served
 
 
 @pytest.fixture
@@ -262,13 +239,9 @@ def test_the_same_client_over_postgres_metadata(
 ) -> None:
     monkeypatch.delenv("DAAP_HOME", raising=False)
     (tmp_path / "mesh.yaml").write_text(f"metadata: {postgres_url}\n")
-    server = _serve(tmp_path)
-    url = next(server)
-    try:
+    with serve_registry(tmp_path) as url:
         sr = SchemaRegistryClient({"url": url})
         first = sr.register_schema("pg-value", Schema(record(ID), "AVRO"))
         assert sr.register_schema("pg-value", Schema(record(ID), "AVRO")) == first
         assert sr.test_compatibility("pg-value", Schema(record(ID, EMAIL_NO_DEFAULT), "AVRO")) is False
         assert sr.lookup_schema("pg-value", Schema(record(ID), "AVRO")).version == 1
-    finally:
-        next(server, None)

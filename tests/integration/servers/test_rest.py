@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -23,11 +22,11 @@ import httpx
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
 
 from daap.mesh.workspace import Workspace
 from daap.query.service import QueryService
 from daap.servers.rest import create_app
+from fixtures.http import serve_app
 from fixtures.workspace import Mesh
 
 SHOP = [("id", "integer"), ("name", "string"), ("price", "number", {"physicalType": "decimal(10,2)"})]
@@ -118,18 +117,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, datet
 @pytest.fixture(scope="module")
 def server(mesh: tuple[Mesh, datetime]) -> Iterator[str]:
     ws = Workspace.open(mesh[0].root)
-    config = uvicorn.Config(create_app(QueryService(ws)), host="127.0.0.1", port=0, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    port = running.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    with serve_app(create_app(QueryService(ws))) as url:
+        yield url
     ws.close()
 
 
