@@ -78,10 +78,9 @@ def tail(
                 f"--from-offset needs one port; {product} has {len(ports)}",
                 hint=f"name it: {', '.join(f'{product}.{p}' for p in ports)}",
             )
-        from daap.mesh.registry.service import SchemaRegistry
         from daap.mesh.wire import Decoder
 
-        printer = _Printer(as_json, max_events, Decoder(SchemaRegistry(ws.metadata).schema_by_id))
+        printer = _Printer(as_json, max_events, Decoder(ws.registry.schema_by_id))
         reader = _Readers(ws, product, ports)
         try:
             if full_load:

@@ -21,12 +21,11 @@ def registry() -> None:
 @handle_errors
 def subjects(ctx: click.Context, prefix: str, deleted: bool, as_json: bool) -> None:
     """List the registry's subjects with their latest version and schema id."""
-    from daap.mesh.registry.service import SchemaRegistry
     from daap.mesh.workspace import Workspace
 
     ws = Workspace.open(ctx.find_root().obj)
     try:
-        reg = SchemaRegistry(ws.metadata)
+        reg = ws.registry
         rows = []
         for subject in reg.subjects(prefix, deleted):
             latest = reg.version(subject, "latest", deleted=deleted)
@@ -50,7 +49,6 @@ def check(ctx: click.Context, product: str) -> None:
     """Would PRODUCT's current contracts be accepted by its subjects? (exit 3 if not)"""
     from daap.errors import NotFound
     from daap.mesh.registry import gate
-    from daap.mesh.registry.service import SchemaRegistry
     from daap.mesh.workspace import Workspace
 
     ws = Workspace.open(ctx.find_root().obj)
@@ -59,7 +57,7 @@ def check(ctx: click.Context, product: str) -> None:
         spec = specs.get(product)
         if spec is None:
             raise NotFound(f"no product {product!r} in this workspace (products: {', '.join(sorted(specs))})")
-        reg = SchemaRegistry(ws.metadata)
+        reg = ws.registry
         for schemas in gate.port_schemas(spec, ws.config.event_format):
             for subject, text in ((schemas.value_subject, schemas.value), (schemas.key_subject, schemas.key)):
                 if text is None:
@@ -69,7 +67,7 @@ def check(ctx: click.Context, product: str) -> None:
                     continue
                 level = reg.level_of(subject)
                 output.out.print(f"check {subject} ({level})", markup=False)
-        gate.check(ws.metadata, spec, ws.config.event_format)
+        gate.check(ws.registry, spec, ws.config.event_format)
     finally:
         ws.close()
     output.out.print(f"OK    {product}: every contract may follow its registered versions", markup=False)
@@ -84,13 +82,12 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     """Serve the registry API alone (as /registry of `daap up`), until Ctrl-C."""
     import uvicorn
 
-    from daap.mesh.registry.service import SchemaRegistry
     from daap.mesh.workspace import Workspace
     from daap.servers.registry import create_app
 
     ws = Workspace.open(ctx.find_root().obj)
     try:
-        app = create_app(SchemaRegistry(ws.metadata))
+        app = create_app(ws.registry)
         output.note(f"schema registry on http://{host}:{port} (stop with Ctrl-C)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

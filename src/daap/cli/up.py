@@ -150,7 +150,6 @@ def http_app(service: Any) -> Any:
     at /registry."""
     from starlette.routing import Route
 
-    from daap.mesh.registry.service import SchemaRegistry
     from daap.servers.graphql import create_app as graphql_app
     from daap.servers.registry import create_app as registry_app
     from daap.servers.rest import create_app as rest_app
@@ -160,7 +159,7 @@ def http_app(service: Any) -> Any:
     # `/graphql` and `/graphql/` both answer: a redirect would lose a POST body in curl
     app.router.routes.append(Route("/graphql", endpoint=graphql, methods=["GET", "POST"]))
     app.mount("/graphql", graphql)
-    app.mount("/registry", registry_app(SchemaRegistry(service.ws.metadata)))
+    app.mount("/registry", registry_app(service.ws.registry))
     return app
 
 

@@ -126,14 +126,14 @@ def _build_locked(
     ws: Workspace, spec: ProductSpec, progress: Callable[[str], None], send_events: bool
 ) -> BuildOutcome:
     progress("check contracts against the registry")
-    gate.check(ws.metadata, spec, ws.config.event_format)
+    gate.check(ws.registry, spec, ws.config.event_format)
     progress("read inputs")
     inputs = resolve_inputs(spec, ws.upstream, build.column_types(spec))
     fingerprint = build.fingerprint(spec, inputs)
     latest = ws.metadata.latest_version(spec.name)
     if latest is not None and latest.fingerprint == fingerprint:
         unchanged_notes = tuple(
-            gate.register(ws.metadata, spec, ws.config.event_format)[1]
+            gate.register(ws.registry, spec, ws.config.event_format)[1]
         )  # a mesh built before the registry
         return BuildOutcome(
             spec.name,
@@ -164,7 +164,7 @@ def _build_locked(
         raise
     build.crash_point("staged")
     # registered before the commit: the plan carries the ids the version's events are encoded with
-    schema_ids, registered = gate.register(ws.metadata, spec, ws.config.event_format)
+    schema_ids, registered = gate.register(ws.registry, spec, ws.config.event_format)
     ws.metadata.mark_committing(build_id, _plan(candidate, schema_ids))
     build.crash_point("committing")
     progress("commit")

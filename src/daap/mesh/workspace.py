@@ -30,6 +30,7 @@ from daap.spec.model import ProductSource, ProductSpec
 if TYPE_CHECKING:
     from daap.mesh.audit import AuditLog
     from daap.mesh.backbone import Backbone
+    from daap.mesh.registry.service import SchemaRegistry
 
 #: a version number, a point in time, or None for the latest
 At = int | datetime | None
@@ -78,6 +79,13 @@ class Workspace:
         return open_backbone(self.config.backbone_url)
 
     @cached_property
+    def registry(self) -> SchemaRegistry:
+        """The mesh's schema registry, over the metadata store (one object: parsed schemas are kept)."""
+        from daap.mesh.registry.service import SchemaRegistry
+
+        return SchemaRegistry(self.metadata)
+
+    @cached_property
     def audit(self) -> AuditLog:
         """The change audit log, in the home (``audit.db``, signing key in ``keys/``)."""
         from daap.mesh.audit import AuditLog
@@ -85,6 +93,7 @@ class Workspace:
         return AuditLog.open(self)
 
     def close(self) -> None:
+        self.__dict__.pop("registry", None)  # it lives on the metadata store
         for name in ("metadata", "backbone", "audit"):
             if name in self.__dict__:
                 self.__dict__.pop(name).close()

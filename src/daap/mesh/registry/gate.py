@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 from daap.errors import IncompatibleContract
-from daap.mesh.metadata import RegistryStore
 from daap.mesh.registry import odcs
 from daap.mesh.registry.service import RegistryError, Schema, SchemaRegistry
 from daap.spec.model import ProductSpec
@@ -50,9 +49,9 @@ def port_schemas(spec: ProductSpec, event_format: str = "avro") -> list[PortSche
     ]
 
 
-def check(store: RegistryStore, spec: ProductSpec, event_format: str = "avro") -> None:
+def check(registry: SchemaRegistry, spec: ProductSpec, event_format: str = "avro") -> None:
     """Raise IncompatibleContract when a port's contract may not follow its registered versions."""
-    registry = SchemaRegistry(store)
+    store = registry.store
     for schemas in port_schemas(spec, event_format):
         for subject, text in ((schemas.value_subject, schemas.value), (schemas.key_subject, schemas.key)):
             if text is None or not store.registry_versions(subject):
@@ -98,7 +97,7 @@ def _rows_view(reasons: list[str]) -> list[str]:
 
 
 def register(
-    store: RegistryStore, spec: ProductSpec, event_format: str = "avro"
+    registry: SchemaRegistry, spec: ProductSpec, event_format: str = "avro"
 ) -> tuple[dict[str, dict[str, int]], list[str]]:
     """Register every port's schemas; never raises.
 
@@ -106,7 +105,7 @@ def register(
         per port, the ids registered (``{"value": id, "key": id}``; ``key`` absent
         without a primary key), and warnings for what could not be registered.
     """
-    registry = SchemaRegistry(store)
+    store = registry.store
     ids: dict[str, dict[str, int]] = {}
     warnings = []
     for schemas in port_schemas(spec, event_format):

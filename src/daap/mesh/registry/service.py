@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,8 +78,10 @@ class SchemaRegistry:
 
     def __init__(self, store: RegistryStore) -> None:
         self.store = store
-        # a schema id always names the same schema, so its parse can be kept (bounded)
+        # a schema id always names the same schema, so its parse can be kept (bounded); servers
+        # share one registry between threads
         self._parsed: dict[int, Parsed] = {}
+        self._parsed_lock = threading.Lock()
 
     # -- schemas -------------------------------------------------------------------
 
@@ -128,9 +131,10 @@ class SchemaRegistry:
             return cached
         fmt = compat.format_module(stored.schema_type)
         parsed: Parsed = fmt.parse(stored.schema, self._reference_texts(stored.references, set()))
-        if len(self._parsed) >= PARSED_CACHE:
-            self._parsed.pop(next(iter(self._parsed)))
-        self._parsed[stored.id] = parsed
+        with self._parsed_lock:
+            if len(self._parsed) >= PARSED_CACHE:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[stored.id] = parsed
         return parsed
 
     def schema_by_id(self, schema_id: int) -> dict[str, Any]:
