@@ -15,7 +15,7 @@
   is rebuilt only once its upstream's new version is published, since that is
   what puts the events on the topic;
 - change events a build could not publish (backbone down) are retried every
-  round until they go out.
+  ``interval`` (every 5 s after a failure) until they go out.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ class MeshWatcher:
             for line in item.describe():
                 self.report(f"published the change events of {line}")
         failed = any(item.error is not None for item in drained)
-        self._retry_at = time.monotonic() + (5.0 if failed else 0.0)
+        self._retry_at = time.monotonic() + (5.0 if failed else self.interval)
 
 
 def _signature(spec: ProductSpec) -> Signature:
