@@ -41,9 +41,8 @@ def rebuild(mesh, name, csv):
     return mesh.build_ok(name)[0]
 
 
-def read_topic(mesh, product, port=None, start=None) -> list[Event]:
-    """The topic's events, keys and values decoded from the wire format (Avro, magic byte and
-    schema id, the schema read back from the registry) into canonical JSON."""
+def raw_topic(mesh, product, port=None, start=None) -> list[Event]:
+    """The topic's events as stored on the backbone."""
     ws = mesh.workspace()
     try:
         sub = ws.backbone.subscribe(topic_for(product, port or product), "reader", start or Start.earliest())
@@ -51,7 +50,18 @@ def read_topic(mesh, product, port=None, start=None) -> list[Event]:
         while batch := sub.poll(max_events=1000, timeout=0.2):
             got.extend(batch)
         sub.close()
-        decode = Decoder(SchemaRegistry(ws.metadata).schema_by_id)
+        return got
+    finally:
+        ws.close()
+
+
+def read_topic(mesh, product, port=None, start=None) -> list[Event]:
+    """The topic's events, keys and values decoded from the wire format (Avro, magic byte and
+    schema id, the schema read back from the registry) into canonical JSON."""
+    got = raw_topic(mesh, product, port, start)
+    ws = mesh.workspace()
+    try:
+        decode = Decoder(ws.registry.schema_by_id)
         return [replace(e, key=encode(decode(e.key)), value=_json_or_none(decode(e.value))) for e in got]
     finally:
         ws.close()
@@ -404,11 +414,9 @@ def test_events_are_in_the_confluent_wire_format(mesh):
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n", pk=["order_id"])
+    [event] = raw_topic(mesh, "orders")
     ws = mesh.workspace()
     try:
-        sub = ws.backbone.subscribe(topic_for("orders", "orders"), "raw", Start.earliest())
-        [event] = sub.poll(max_events=10, timeout=1)
-        sub.close()
         registry = SchemaRegistry(ws.metadata)
         envelope_id = registry.version("daap.orders.orders-value", "latest")["id"]
         key_id = registry.version("daap.orders.orders-key", "latest")["id"]
@@ -436,11 +444,9 @@ def test_events_are_in_the_confluent_wire_format(mesh):
 def test_event_format_json_puts_plain_canonical_json_on_the_backbone(mesh):
     (mesh.root / "mesh.yaml").write_text("eventFormat: json\n")
     declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n", pk=["order_id"])
+    [event] = raw_topic(mesh, "orders")
     ws = mesh.workspace()
     try:
-        sub = ws.backbone.subscribe(topic_for("orders", "orders"), "raw", Start.earliest())
-        [event] = sub.poll(max_events=10, timeout=1)
-        sub.close()
         [entry] = list(ws.audit.entries("orders"))
     finally:
         ws.close()
@@ -458,11 +464,9 @@ def test_event_format_jsonschema_frames_canonical_json_with_a_json_schema_id(mes
 
     (mesh.root / "mesh.yaml").write_text("eventFormat: jsonschema\n")
     declare(mesh, "orders", ORDERS, "order_id,customer,amount\n1,ann,10\n", pk=["order_id"])
+    [event] = raw_topic(mesh, "orders")
     ws = mesh.workspace()
     try:
-        sub = ws.backbone.subscribe(topic_for("orders", "orders"), "raw", Start.earliest())
-        [event] = sub.poll(max_events=10, timeout=1)
-        sub.close()
         [entry] = list(ws.audit.entries("orders"))
         latest = SchemaRegistry(ws.metadata).version("daap.orders.orders-value", "latest")
     finally:
