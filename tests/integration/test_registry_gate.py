@@ -167,3 +167,30 @@ def test_an_event_that_does_not_fit_its_schema_is_a_clear_error():
     with pytest.raises(EncodingError, match="does not fit schema 7") as caught:
         codec.encode({"n": None})
     assert "eventFormat: json" in (caught.value.hint or "")
+
+
+def test_a_build_whose_schemas_cannot_be_registered_publishes_nothing(mesh):
+    from daap.errors import BuildError
+
+    declare(mesh)
+    ws = mesh.workspace()
+    try:
+        ws.registry.set_mode("", "READONLY")
+    finally:
+        ws.close()
+    (mesh.root / "things" / "d.csv").write_text(CSV + "2,b,2.00,2020-01-03,2026-01-02 10:00:00\n")
+    [outcome] = mesh.build("things")
+    assert outcome.status == "failed" and isinstance(outcome.error, BuildError)
+    assert "schemas could not be registered" in outcome.message and "read-only mode" in outcome.message
+    ws = mesh.workspace()
+    try:
+        assert [v.version for v in ws.metadata.list_versions("things")] == [1]
+        assert ws.metadata.pending_builds("things") == []  # finished as failed, not left to reconcile
+        data = mesh.root / ".daap" / "warehouse" / "things" / "things" / "data"
+        assert [d.name for d in data.iterdir()] == [
+            ws.version("things").build_id
+        ]  # the refused stage is gone
+        ws.registry.set_mode("", "READWRITE")
+    finally:
+        ws.close()
+    assert mesh.build("things")[0].version == 2

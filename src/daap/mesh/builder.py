@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
-from daap.errors import DaapError, DependencyCycleError, SpecError
+from daap.errors import BuildError, DaapError, DependencyCycleError, SpecError
 from daap.mesh import publication, retention
 from daap.mesh.graph import order_products
 from daap.mesh.metadata import PortState, ProductVersion
@@ -165,6 +165,9 @@ def _build_locked(
     build.crash_point("staged")
     # registered before the commit: the plan carries the ids the version's events are encoded with
     schema_ids, registered = gate.register(ws.registry, spec, ws.config.event_format)
+    if registered and ws.config.event_format != "json":
+        # without its schemas the version's events could not be encoded: publish nothing
+        _abandon(ws, candidate, "its schemas could not be registered: " + "; ".join(registered))
     ws.metadata.mark_committing(build_id, _plan(candidate, schema_ids))
     build.crash_point("committing")
     progress("commit")
@@ -204,6 +207,15 @@ def _send_pending(ws: Workspace, product: str) -> list[str]:
     lines = [f"sent the change events an earlier build left pending: {line}" for line in drained.describe()]
     problem = drained.problem()
     return lines + ([problem] if problem else [])
+
+
+def _abandon(ws: Workspace, candidate: build.Candidate, why: str) -> NoReturn:
+    """Give up a staged build before its commit: failed, its files removed, nothing published."""
+    message = f"{candidate.product}: not published, {why}"
+    ws.metadata.finish_build(candidate.build_id, "failed", message)
+    for staged in candidate.ports:
+        ws.tables.discard_stage(staged.table, candidate.build_id)
+    raise BuildError(message, hint="fix the registry (its mode, or the subject's versions), then build again")
 
 
 def _previous(ws: Workspace, spec: ProductSpec, latest: ProductVersion | None) -> build.Previous | None:
