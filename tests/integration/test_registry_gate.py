@@ -194,3 +194,51 @@ def test_a_build_whose_schemas_cannot_be_registered_publishes_nothing(mesh):
     finally:
         ws.close()
     assert mesh.build("things")[0].version == 2
+
+
+def test_an_old_row_that_no_longer_fits_the_contract_is_sent_without_its_before_image(mesh):
+    from tests.integration.test_publication import envelopes, read_topic
+
+    declare(mesh, csv=CSV.replace("2020-01-02", ""))  # born is null in version 1
+    # born becomes required: FORWARD allows it (old readers read it as a union), but the
+    # version 1 row, with born null, no longer fits the row record
+    required = [*COLUMNS[:3], ("born", "date", {"required": True}), COLUMNS[4]]
+    mesh.product("things", required, pk=["id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": CSV})
+    _with_contract_property(mesh, "FORWARD")
+    [outcome] = mesh.build("things")
+    assert outcome.status == "published", outcome.message
+    [update] = [e for e in envelopes(read_topic(mesh, "things")) if e["op"] == "u"]
+    assert update["after"]["born"] == "2020-01-02"
+    assert update["before"] is None  # a required field cannot be null: no before-image at all
+    ws = mesh.workspace()
+    try:
+        assert ws.metadata.pending_publications("things") == []  # nothing stuck in the outbox
+    finally:
+        ws.close()
+
+
+def test_an_old_optional_value_that_no_longer_fits_is_nulled_in_the_before_image():
+    from daap.mesh.wire import AvroCodec, Decoder
+
+    row = {
+        "type": "record",
+        "name": "Value",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "born", "type": ["null", "long"], "default": None},
+        ],
+    }
+    envelope = {
+        "type": "record",
+        "name": "Envelope",
+        "fields": [
+            {"name": "before", "type": ["null", row], "default": None},
+            {"name": "after", "type": ["null", "Value"], "default": None},
+        ],
+    }
+    text = json.dumps(envelope)
+    codec = AvroCodec(text, 3)
+    old = {"id": 1, "born": "2020-01-02"}  # born was a date under the previous contract
+    value = codec.encode({"before": ("Value", old), "after": ("Value", {"id": 1, "born": 5})})
+    decoded = Decoder(lambda _: {"schema": text})(value)
+    assert decoded == {"before": {"id": 1, "born": None}, "after": {"id": 1, "born": 5}}

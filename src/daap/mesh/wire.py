@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import fastavro
+import fastavro.validation
 
 from daap.errors import DaapError
 
@@ -32,6 +33,7 @@ class EncodingError(DaapError):
 
 
 _HEADER = struct.Struct(">bI")
+_WRITE_ERRORS = (TypeError, ValueError, KeyError, AttributeError)
 
 
 class AvroCodec:
@@ -43,17 +45,50 @@ class AvroCodec:
         self.header = _HEADER.pack(MAGIC, schema_id)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
+        try:
+            return self._write(record)
+        except _WRITE_ERRORS as exc:
+            error = exc
+        before = record.get("before")
+        branch, row = before if isinstance(before, tuple) else (None, before)
+        if isinstance(row, Mapping):
+            # An old row under a changed contract (a type changed under NONE): keep the values
+            # that fit the new schema, null the rest; a row that cannot fit has no before-image.
+            fitted = self._fit(row)
+            for image in ((branch, fitted) if branch and fitted is not None else fitted, None):
+                try:
+                    return self._write({**record, "before": image})
+                except _WRITE_ERRORS:
+                    continue
+        raise EncodingError(
+            f"a change event does not fit schema {self.schema_id}: {error}",
+            hint="the new row does not fit the contract's schema; set eventFormat: json for plain JSON",
+        ) from None
+
+    def _write(self, record: Mapping[str, Any]) -> bytes:
         out = io.BytesIO()
         out.write(self.header)
-        try:
-            fastavro.schemaless_writer(out, self.schema, record)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise EncodingError(
-                f"a change event does not fit schema {self.schema_id}: {exc}",
-                hint="an update's old row is encoded with the new contract: a column the new contract "
-                "requires must exist in the previous version (make it optional), or set eventFormat: json",
-            ) from None
+        fastavro.schemaless_writer(out, self.schema, record)
         return out.getvalue()
+
+    def _fit(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``row`` with each value that does not fit its field of the row record nulled."""
+        fields = self._row_fields()
+        if fields is None:
+            return None
+        fitted = {}
+        for name, kind in fields:
+            value = row.get(name)
+            fitted[name] = value if fastavro.validation.validate(value, kind, raise_errors=False) else None
+        return fitted
+
+    def _row_fields(self) -> list[tuple[str, Any]] | None:
+        """The fields of the envelope's row record (``before: ["null", Value]``)."""
+        fields = self.schema.get("fields") if isinstance(self.schema, dict) else None
+        before = next((f for f in fields or () if f.get("name") == "before"), None)
+        branches = before["type"] if before and isinstance(before["type"], list) else []
+        record = next((b for b in branches if isinstance(b, dict) and b.get("type") == "record"), None)
+        return [(f["name"], f["type"]) for f in record["fields"]] if record else None
 
 
 class JsonCodec:

@@ -71,7 +71,11 @@ def _check_old_rows_fit(
     """Whatever the level, the next version's update and delete events carry rows of the current
     one under the new contract: a column the new contract requires must be there already."""
     latest = registry.check(
-        schemas.value_subject, Schema(schemas.value), "latest", verbose=True, level="BACKWARD"
+        schemas.value_subject,
+        Schema(schemas.value, schemas.schema_type),
+        "latest",
+        verbose=True,
+        level="BACKWARD",
     )
     missing = [m for m in latest.get("messages", []) if "READER_FIELD_MISSING_DEFAULT_VALUE" in m]
     if missing:
