@@ -22,11 +22,13 @@ from open_data_contract_standard.model import OpenDataContractStandard
 from daap.errors import SpecError
 from daap.spec.diagnose import check_identifier, validate
 from daap.spec.model import ColumnSpec, ContractSpec
-from daap.spec.types import TypeMappingError, sql_type
+from daap.spec.types import NESTED, TypeMappingError, quote, sql_type
 from daap.spec.yamlpos import Loc, YamlDoc, load_yaml
 
 #: the ODCS versions whose shape the v3 model describes
 ODCS_VERSIONS = ("v3.2.0", "v3.1.0", "v3.0.2", "v3.0.1", "v3.0.0")
+#: how deep objects and arrays may nest inside a column
+MAX_DEPTH = 16
 #: required by the ODCS JSON schema, though the pydantic model leaves them optional
 REQUIRED = ("apiVersion", "kind", "id", "version")
 #: the schema registry's compatibility levels, settable per port (``compatibility`` custom property)
@@ -126,31 +128,86 @@ def _schema_object(doc: YamlDoc, port: str) -> Loc | None:
     return None
 
 
-def _column(doc: YamlDoc, loc: Loc) -> ColumnSpec | None:
-    """One ``properties[]`` entry; ``None`` after reporting what is wrong."""
+def _column(doc: YamlDoc, loc: Loc, depth: int = 0) -> ColumnSpec | None:
+    """One ``properties[]`` entry (or an array's ``items``); ``None`` after reporting what is wrong.
+
+    ``depth`` is 0 for a column, more inside an ``object`` or ``array``.
+    """
     prop = doc.get(loc)
     if not isinstance(prop, dict):
         return None  # the ODCS model has reported it
-    name = prop.get("name")
+    is_items = loc[-1] == "items"
+    name = "items" if is_items else prop.get("name")
     if name is None:
         doc.report(loc, "missing required field 'name'", at="key")
     named = isinstance(name, str) and check_identifier(doc, (*loc, "name"), "column", name)
-    duck = _sql_type(doc, loc, prop)
+    primary = prop.get("primaryKey") is True
+    if primary and depth:
+        doc.report((*loc, "primaryKey"), "a primary key column must be a top-level column, not nested")
+    logical = prop.get("logicalType")
+    if logical in NESTED and depth >= MAX_DEPTH:
+        doc.report((*loc, "logicalType"), f"nested more than {MAX_DEPTH} levels deep")
+        return None
+    if logical == "object":
+        fields = _fields(doc, loc, depth)
+        duck = (
+            None
+            if fields is None
+            else "STRUCT(" + ", ".join(f"{quote(f.name)} {f.sql_type}" for f in fields) + ")"
+        )
+        items = None
+    elif logical == "array":
+        fields, items = (), _items(doc, loc, depth)
+        duck = None if items is None else f"{items.sql_type}[]"
+    else:
+        fields, items, duck = (), None, _sql_type(doc, loc, prop)
+    if primary and logical in NESTED:
+        doc.report((*loc, "primaryKey"), f"a primary key column must be a scalar, not an {logical}")
     if not named or duck is None:
         return None
-    primary = prop.get("primaryKey") is True
     position = prop.get("primaryKeyPosition")
     return ColumnSpec(
         name=str(name),
-        logical_type=prop["logicalType"],
+        logical_type=str(logical),
         sql_type=duck,
         required=primary or prop.get("required") is True,
-        primary_key=primary,
+        primary_key=primary and not depth,
         primary_key_position=position if type(position) is int and position > 0 else None,
         unique=prop.get("unique") is True,
         classification=_text(prop.get("classification")),
         description=_text(prop.get("description")),
+        fields=fields or (),
+        items=items,
     )
+
+
+def _fields(doc: YamlDoc, loc: Loc, depth: int) -> tuple[ColumnSpec, ...] | None:
+    """The fields of an ``object`` property, from its ``properties``."""
+    props = doc.get((*loc, "properties"))
+    if not isinstance(props, list) or not props:
+        doc.report(loc, "an object needs properties: list its fields there", at="key")
+        return None
+    fields: dict[str, ColumnSpec] = {}
+    complete = True
+    for index in range(len(props)):
+        field_loc = (*loc, "properties", index)
+        found = _column(doc, field_loc, depth + 1)
+        if found is None:
+            complete = False
+        elif found.name in fields:
+            doc.report((*field_loc, "name"), f"field '{found.name}' is declared twice")
+            complete = False
+        else:
+            fields[found.name] = found
+    return tuple(fields.values()) if complete else None
+
+
+def _items(doc: YamlDoc, loc: Loc, depth: int) -> ColumnSpec | None:
+    """The element type of an ``array`` property, from its ``items``."""
+    if not isinstance(doc.get((*loc, "items")), dict):
+        doc.report(loc, "an array needs items: give their logicalType there", at="key")
+        return None
+    return _column(doc, (*loc, "items"), depth + 1)
 
 
 def _sql_type(doc: YamlDoc, loc: Loc, prop: dict[str, Any]) -> str | None:

@@ -74,6 +74,8 @@ class ColumnSpec:
 
     ``sql_type`` is the DuckDB type the contract gate casts to (see
     :mod:`daap.spec.types`), e.g. ``BIGINT``, ``DECIMAL(10,2)``, ``TIMESTAMPTZ``.
+    A nested ``object`` has its ``fields`` (``STRUCT("city" VARCHAR, …)``); an
+    ``array`` its ``items`` (``VARCHAR[]``), a column spec named ``items``.
     """
 
     name: str
@@ -85,6 +87,17 @@ class ColumnSpec:
     unique: bool = False
     classification: str | None = None
     description: str | None = None
+    fields: tuple[ColumnSpec, ...] = ()
+    items: ColumnSpec | None = None
+
+    @property
+    def nullable(self) -> bool:
+        """Whether a value may be null: neither ``required`` nor part of the key."""
+        return not (self.required or self.primary_key)
+
+    @property
+    def nested(self) -> bool:
+        return self.logical_type in ("object", "array")
 
 
 @dataclass(frozen=True)

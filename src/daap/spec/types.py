@@ -64,7 +64,9 @@ PHYSICAL: dict[str, dict[str, str]] = {
 }
 
 #: ODCS logical types daap cannot store as a column yet
-NOT_YET = ("object", "array", "map", "vector")
+NOT_YET = ("map", "vector")
+#: logical types built from others: ``object`` (its ``properties``) and ``array`` (its ``items``)
+NESTED = ("object", "array")
 
 MAX_DECIMAL_PRECISION = 38
 
@@ -121,6 +123,12 @@ def sql_type(
             the physical type does not belong to it; the message names the
             allowed values.
     """
+    if logical_type in NESTED:
+        raise TypeMappingError(
+            "logicalType",
+            f"logicalType {logical_type!r} is only allowed for a contract column, with its "
+            f"{'properties' if logical_type == 'object' else 'items'}",
+        )
     if logical_type in NOT_YET:
         raise TypeMappingError(
             "logicalType",
@@ -129,8 +137,8 @@ def sql_type(
     if logical_type not in DEFAULTS:
         raise TypeMappingError(
             "logicalType",
-            f"unknown logicalType {logical_type!r}{suggest(logical_type, DEFAULTS)} "
-            f"(supported: {', '.join(DEFAULTS)})",
+            f"unknown logicalType {logical_type!r}{suggest(logical_type, [*DEFAULTS, *NESTED])} "
+            f"(supported: {', '.join([*DEFAULTS, *NESTED])})",
         )
     duck = _physical(logical_type, physical_type) if physical_type else DEFAULTS[logical_type]
     if duck == "TIMESTAMP" and (logical_type_options or {}).get("timezone") is True:
@@ -153,3 +161,8 @@ def _physical(logical_type: str, physical_type: str) -> str:
         "physicalType",
         f"physicalType {physical_type!r} does not fit logicalType {logical_type!r} (allowed: {allowed})",
     )
+
+
+def quote(name: str) -> str:
+    """A field name inside a DuckDB ``STRUCT(…)`` type."""
+    return '"' + name.replace('"', '""') + '"'

@@ -70,12 +70,12 @@ def test_unknown_top_level_field_gets_a_suggestion(raw: ProductFolder) -> None:
 
 
 def test_unsupported_logical_type_names_the_supported_ones(raw: ProductFolder) -> None:
-    raw.edit(CONTRACT, "logicalType: timestamp", "logicalType: array")
+    raw.edit(CONTRACT, "logicalType: timestamp", "logicalType: map")
 
-    problem = raw.problem("array")
+    problem = raw.problem("map")
 
     assert problem.message == (
-        "logicalType 'array' is not supported yet by daap "
+        "logicalType 'map' is not supported yet by daap "
         "(supported: string, integer, number, boolean, date, timestamp, time)"
     )
     assert (problem.line, problem.col) == (line_of(TITLES_CONTRACT, "timestamp"), 22)
@@ -197,3 +197,92 @@ def test_odcs_team_as_a_list_of_members_is_checked_too(tmp_path: Path) -> None:
     assert [(d.line, d.col, d.message) for d in info.value.diagnostics] == [
         (7, 6, "unknown field 'usernme'; did you mean 'username'?")
     ]
+
+
+PRICE = """      - name: price
+        logicalType: number
+        physicalType: decimal(10,2)
+"""
+NESTED = """      - name: price
+        logicalType: object
+        description: the price and its parts
+        properties:
+          - {name: amount, logicalType: number, physicalType: "decimal(10,2)", required: true}
+          - name: parts
+            logicalType: array
+            items:
+              logicalType: object
+              properties:
+                - {name: kind, logicalType: string}
+          - name: tags
+            logicalType: array
+            required: true
+            items: {logicalType: string, required: true}
+"""
+
+
+def test_nested_objects_and_arrays_become_struct_and_list_columns(raw: ProductFolder) -> None:
+    raw.edit(CONTRACT, PRICE, NESTED)
+
+    price = raw.load().output_ports[0].contract.column("price")
+
+    assert price is not None and price.logical_type == "object"
+    assert (
+        price.sql_type == 'STRUCT("amount" DECIMAL(10,2), "parts" STRUCT("kind" VARCHAR)[], "tags" VARCHAR[])'
+    )
+    amount, parts, tags = price.fields
+    assert amount.required and not parts.required and tags.required
+    assert parts.items is not None and parts.items.fields[0].name == "kind"
+    assert tags.items is not None and tags.items.required and tags.items.name == "items"
+    assert price.description == "the price and its parts"
+
+
+KIND = "{name: kind, logicalType: string}"
+TWICE = KIND + "\n                - {name: kind, logicalType: integer}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment", "at"),
+    [
+        ("properties:\n          - {name: amount", "propertiez:\n          - {name: amount",
+         "needs properties", "name: price"),
+        ("items:\n              logicalType: object", "itemz:\n              logicalType: object",
+         "needs items", "name: parts"),
+        (KIND, KIND.replace("string", "strin"), "unknown logicalType 'strin'", "name: kind"),
+        (KIND, KIND.replace("kind", "Kind"), "'Kind' is not a valid name", "name: Kind"),
+        (KIND, KIND.replace("}", ", primaryKey: true}"), "must be a top-level column", "name: kind"),
+        (KIND, TWICE, "field 'kind' is declared twice", "{name: kind, logicalType: integer}"),
+    ],
+)  # fmt: skip
+def test_bad_nested_properties_are_positioned_errors(raw: ProductFolder, old, new, fragment, at) -> None:
+    raw.edit(CONTRACT, PRICE, NESTED)
+    raw.edit(CONTRACT, old, new)
+
+    problem = raw.problem(fragment)
+
+    text = (raw.path / CONTRACT).read_text()
+    assert problem.line == line_of(text, at)
+
+
+def test_a_nested_column_cannot_be_a_primary_key(raw: ProductFolder) -> None:
+    raw.edit(
+        CONTRACT,
+        PRICE,
+        NESTED.replace("description: the price", "primaryKey: true\n        description: the price"),
+    )
+
+    problem = raw.problem("must be a scalar, not an object")
+
+    assert problem.line == line_of((raw.path / CONTRACT).read_text(), "description: the price") - 1
+
+
+def test_nesting_is_bounded(raw: ProductFolder) -> None:
+    deep = "      - name: price\n"
+    indent = "        "
+    for _ in range(20):
+        deep += f"{indent}logicalType: object\n{indent}properties:\n{indent}  - name: inner\n"
+        indent += "    "
+    deep += f"{indent}logicalType: string\n"
+    raw.edit(CONTRACT, PRICE, deep)
+
+    assert raw.problem("nested more than 16 levels deep")

@@ -238,7 +238,7 @@ def test_ports_are_required(raw: ProductFolder) -> None:
 def test_several_problems_in_several_files_are_reported_at_once(raw: ProductFolder) -> None:
     raw.edit(DESCRIPTOR, "status: active\n", "status: [active]\n")
     raw.edit(DESCRIPTOR, "- name: raw_titles", "- name: raw-titles")
-    raw.edit("contracts/titles.odcs.yaml", "logicalType: timestamp", "logicalType: array")
+    raw.edit("contracts/titles.odcs.yaml", "logicalType: timestamp", "logicalType: map")
 
     problems = raw.problems()
 

@@ -44,8 +44,8 @@ def test_type_table(
     assert sql_type(logical, physical, options) == expected
 
 
-@pytest.mark.parametrize("logical", ["object", "array", "map", "vector"])
-def test_nested_types_are_not_supported_yet(logical: str) -> None:
+@pytest.mark.parametrize("logical", ["map", "vector"])
+def test_map_and_vector_are_not_supported_yet(logical: str) -> None:
     with pytest.raises(TypeMappingError) as info:
         sql_type(logical)
 
@@ -53,6 +53,16 @@ def test_nested_types_are_not_supported_yet(logical: str) -> None:
     assert info.value.message == (
         f"logicalType '{logical}' is not supported yet by daap "
         "(supported: string, integer, number, boolean, date, timestamp, time)"
+    )
+
+
+@pytest.mark.parametrize(("logical", "needs"), [("object", "properties"), ("array", "items")])
+def test_objects_and_arrays_are_only_contract_columns(logical: str, needs: str) -> None:
+    with pytest.raises(TypeMappingError) as info:
+        sql_type(logical)  # e.g. a named query's parameter type
+
+    assert info.value.message == (
+        f"logicalType '{logical}' is only allowed for a contract column, with its {needs}"
     )
 
 

@@ -18,6 +18,8 @@ DATE                ``int`` + ``date``                               ``string``,
 TIMESTAMP           ``long`` + ``local-timestamp-micros``            ``string``, format ``date-time``
 TIMESTAMPTZ         ``long`` + ``timestamp-micros``                  ``string``, format ``date-time``
 TIME                ``long`` + ``time-micros``                       ``string``, format ``time``
+object (STRUCT)     record named by its path (``Value_address``)     closed ``object``
+array (``T[]``)     ``array`` of the items' type                     ``array`` with ``items``
 ==================  ===============================================  ===============================
 
 A column that is neither required nor part of the primary key may be null:
@@ -76,11 +78,34 @@ def key_subject(product: str, port: str) -> str:
 
 
 def nullable(column: ColumnSpec) -> bool:
-    return not (column.required or column.primary_key)
+    return column.nullable
 
 
-def avro_type(column: ColumnSpec) -> Any:
-    """The Avro type of a column (without the null branch)."""
+class _Names:
+    """Avro names for nested records, one per path (``Value_address_geo``): stable
+    across contract versions, so the registry resolves each record against its
+    earlier self; a clash (``a_b`` beside ``a.b``) gets a numbered suffix."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, path: str) -> str:
+        name, n = path, 1
+        while name in self.used:
+            n += 1
+            name = f"{path}_{n}"
+        self.used.add(name)
+        return name
+
+
+def avro_type(column: ColumnSpec, path: str = "Value", names: _Names | None = None) -> Any:
+    """The Avro type of a column (without the null branch); ``path`` names its nested records."""
+    names = names or _Names()
+    if column.logical_type == "object":
+        return avro_record_type(column.fields, names(f"{path}_{column.name}"), f"{path}_{column.name}", names)
+    if column.logical_type == "array":
+        assert column.items is not None
+        return {"type": "array", "items": _nullable_avro(column.items, f"{path}_{column.name}", names)}
     decimal = _DECIMAL.fullmatch(column.sql_type.replace(" ", ""))
     if decimal:
         precision, scale = int(decimal.group(1)), int(decimal.group(2))
@@ -91,17 +116,32 @@ def avro_type(column: ColumnSpec) -> Any:
     return found
 
 
-def avro_record(product: str, port: str, columns: tuple[ColumnSpec, ...], name: str) -> dict[str, Any]:
+def _nullable_avro(column: ColumnSpec, path: str, names: _Names) -> Any:
+    kind = avro_type(column, path, names)
+    return ["null", kind] if nullable(column) else kind
+
+
+def avro_record_type(
+    columns: tuple[ColumnSpec, ...], name: str, path: str, names: _Names, namespace: str | None = None
+) -> dict[str, Any]:
     fields = []
     for column in columns:
-        field: dict[str, Any] = {"name": column.name, "type": avro_type(column)}
+        field: dict[str, Any] = {"name": column.name, "type": _nullable_avro(column, path, names)}
         if nullable(column):
-            field["type"] = ["null", field["type"]]
             field["default"] = None
         if column.description:
             field["doc"] = column.description
         fields.append(field)
-    return {"type": "record", "name": name, "namespace": f"daap.{product}.{port}", "fields": fields}
+    record: dict[str, Any] = {"type": "record", "name": name, "fields": fields}
+    if namespace:
+        record["namespace"] = namespace
+    return record
+
+
+def avro_record(product: str, port: str, columns: tuple[ColumnSpec, ...], name: str) -> dict[str, Any]:
+    names = _Names()
+    names(name)
+    return avro_record_type(columns, name, name, names, f"daap.{product}.{port}")
 
 
 def avro_value(product: str, port: str, contract: ContractSpec) -> str:
@@ -205,25 +245,39 @@ def json_key(product: str, port: str, contract: ContractSpec) -> str | None:
     return json.dumps(schema, separators=(",", ":"))
 
 
+def json_type(column: ColumnSpec) -> dict[str, Any]:
+    """The JSON Schema of one column's values (null allowed when the column is nullable)."""
+    if column.logical_type == "object":
+        prop = json_object(column.fields)
+    elif column.logical_type == "array":
+        assert column.items is not None
+        prop = {"type": "array", "items": json_type(column.items)}
+    elif _DECIMAL.fullmatch(column.sql_type.replace(" ", "")):
+        prop = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+    else:
+        prop = dict(_JSON.get(column.sql_type) or {"type": "string"})
+    if nullable(column):
+        prop["type"] = [prop["type"], "null"]
+    if column.description:
+        prop["description"] = column.description
+    return prop
+
+
+def json_object(columns: tuple[ColumnSpec, ...]) -> dict[str, Any]:
+    """A closed JSON Schema object with one property per column."""
+    return {
+        "type": "object",
+        "properties": {c.name: json_type(c) for c in columns},
+        "required": [c.name for c in columns if not nullable(c)],
+        "additionalProperties": False,
+    }
+
+
 def json_value(product: str, port: str, contract: ContractSpec) -> str:
     """The JSON Schema of the port's rows (draft 7), as registry text."""
-    properties: dict[str, Any] = {}
-    for column in contract.columns:
-        decimal = _DECIMAL.fullmatch(column.sql_type.replace(" ", ""))
-        prop = dict(_JSON.get(column.sql_type) or {"type": "string"})
-        if decimal:
-            prop = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
-        if nullable(column):
-            prop["type"] = [prop["type"], "null"]
-        if column.description:
-            prop["description"] = column.description
-        properties[column.name] = prop
     schema = {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": f"daap.{product}.{port}",
-        "type": "object",
-        "properties": properties,
-        "required": [c.name for c in contract.columns if not nullable(c)],
-        "additionalProperties": False,
+        **json_object(contract.columns),
     }
     return json.dumps(schema, separators=(",", ":"))

@@ -10,11 +10,13 @@ rare types without a vectorised form (bytea as text, wide numerics, nested types
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -104,6 +106,21 @@ def _per_value(column: pa.Array, render: Callable[[object], str]) -> pa.Array:
     return pa.array([None if v is None else render(v).encode() for v in column.to_pylist()], pa.binary())
 
 
+def _json_text(value: object) -> str:
+    """A nested value as JSON: decimals as strings (exact, as daap's other JSON), times in ISO 8601."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    raise TypeError(f"cannot send {type(value).__name__} in JSON")
+
+
 def _bytea_text(column: pa.Array) -> pa.Array:
     return _per_value(column, lambda v: "\\x" + bytes(v).hex())  # type: ignore[call-overload]
 
@@ -117,7 +134,9 @@ def text_encoder(arrow: pa.DataType) -> Encoder:
         return _float_text
     if pa.types.is_binary(arrow) or pa.types.is_large_binary(arrow):
         return _bytea_text
-    if pa.types.is_nested(arrow) or pa.types.is_interval(arrow):
+    if pa.types.is_nested(arrow):
+        return lambda c: _per_value(c, _json_text)
+    if pa.types.is_interval(arrow):
         return lambda c: _per_value(c, str)
     return _as_text
 

@@ -78,6 +78,8 @@ def pg_type(arrow: pa.DataType) -> PgType:
         return UUID
     if isinstance(arrow, pa.ExtensionType) and "json" in arrow.extension_name:
         return JSON
+    if pa.types.is_nested(arrow):  # objects, arrays and maps: JSON, as PostgreSQL's to_json writes them
+        return JSON
     return TEXT
 
 
