@@ -239,3 +239,50 @@ def test_json_schema_events_validate_against_their_nested_registered_schema(mesh
     broken = {**events[0], "after": {**events[0]["after"], "address": {"zip": "1"}}}
     with pytest.raises(validator.ValidationError, match="'city' is a required property"):
         validator.validate(broken, schema)
+
+
+def test_a_plain_confluent_consumer_decodes_a_nested_event(mesh):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from tests.integration.test_publication import raw_topic
+
+    from fixtures.registry import serve_registry
+
+    orders(mesh, [row(1)])
+    mesh.build_ok()
+    [event] = raw_topic(mesh, "orders")
+    with serve_registry(mesh.root) as url:
+        decode = AvroDeserializer(SchemaRegistryClient({"url": url}))
+        value = decode(event.value, SerializationContext("daap.orders.orders", MessageField.VALUE))
+    after = value["after"]
+    assert after["address"] == {"city": "Oslo", "zip": "0150", "geo": {"lat": Decimal("59.913900")}}
+    assert after["tags"] == ["new"] and after["lines"][0]["sku"] == "a"
+    assert after["lines"][0]["at"].isoformat() == "2026-11-01T10:00:00+00:00"
+
+
+def test_the_cli_shows_nested_values_as_json_in_tables_and_csv(mesh, daap_env):
+    import subprocess
+    import sys
+
+    orders(mesh, [row(1)])
+    mesh.build_ok()
+
+    def query(*extra):
+        cmd = [
+            sys.executable,
+            "-m",
+            "daap",
+            "-w",
+            str(mesh.root),
+            "query",
+            "SELECT address, lines FROM orders.orders",
+        ]
+        done = subprocess.run([*cmd, *extra], env=daap_env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert '{"city": "Oslo", "zip": "0150", "geo": {"lat": "59.913900"}}' in query()
+    header, line = query("--format", "csv").splitlines()
+    assert header == "address,lines"
+    assert '[{""sku"": ""a"", ""qty"": 1, ""at"": ""2026-11-01T10:00:00+00:00""}]' in line

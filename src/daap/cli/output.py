@@ -40,6 +40,15 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+def _cell(value: Any) -> str:
+    """A table cell: nested values (objects, arrays) as compact JSON, not Python's repr."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=_default, ensure_ascii=False, separators=(", ", ": "))
+    return str(value)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=_default) + "\n")
 
@@ -49,7 +58,7 @@ def print_table(title: str | None, headers: Sequence[str], rows: Sequence[Sequen
     for header in headers:
         table.add_column(header)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(_cell(v) for v in row))
     out.print(table)
 
 
@@ -110,6 +119,7 @@ def _table(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | 
 def _csv(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | None) -> int:
     import pyarrow.csv as pcsv
 
+    reader = _nested_as_json(reader)
     sink = path.open("wb") if path else target
     assert sink is not None
     total = 0
@@ -123,6 +133,25 @@ def _csv(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | No
     if path:
         sink.close()
     return total
+
+
+def _nested_as_json(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """CSV has no nested values: objects and arrays become JSON text."""
+    nested = [i for i, f in enumerate(reader.schema) if pa.types.is_nested(f.type)]
+    if not nested:
+        return reader
+    schema = reader.schema
+    for i in nested:
+        schema = schema.set(i, pa.field(schema.field(i).name, pa.string()))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            columns = list(batch.columns)
+            for i in nested:
+                columns[i] = pa.array([None if v is None else _cell(v) for v in columns[i].to_pylist()])
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _json(reader: pa.RecordBatchReader, target: IO[bytes] | None, path: Path | None) -> int:
