@@ -278,7 +278,8 @@ def test_the_cli_shows_nested_values_as_json_in_tables_and_csv(mesh, daap_env):
             "query",
             "SELECT address, lines FROM orders.orders",
         ]
-        done = subprocess.run([*cmd, *extra], env=daap_env, capture_output=True, text=True, timeout=60)
+        env = {**daap_env, "COLUMNS": "300"}  # one line per row
+        done = subprocess.run([*cmd, *extra], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
