@@ -28,6 +28,14 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from daap.errors import ConfigError
+from daap.mesh.metadata._observe import (
+    ObservationStore,
+    PortProfile,
+    QualityRun,
+    Quarantined,
+    RuleOutcome,
+    check_run_id,
+)
 from daap.mesh.metadata._registry import RegistryStore, SchemaReference, StoredSchema, SubjectVersion
 from daap.mesh.metadata._urls import redact_url
 
@@ -35,14 +43,20 @@ __all__ = [
     "BuildRecord",
     "BuildState",
     "MetadataStore",
+    "ObservationStore",
+    "PortProfile",
     "PortState",
     "ProductVersion",
     "Publication",
     "PublicationState",
+    "QualityRun",
+    "Quarantined",
     "RegistryStore",
+    "RuleOutcome",
     "SchemaReference",
     "StoredSchema",
     "SubjectVersion",
+    "check_run_id",
     "open_metadata_store",
 ]
 
@@ -107,7 +121,7 @@ class Publication:
     updated_at: datetime
 
 
-class MetadataStore(RegistryStore, Protocol):
+class MetadataStore(RegistryStore, ObservationStore, Protocol):
     """Port for recording builds and published product versions (and the schema registry's tables).
 
     Every method is safe to call from several threads on one store object and

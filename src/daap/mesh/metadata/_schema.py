@@ -143,6 +143,45 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "observation: quality runs, port profiles, quarantine",
+        (
+            # One row per evaluation of a product's quality rules (a build, or `daap check`).
+            """CREATE TABLE daap_quality_runs (
+                run_id TEXT PRIMARY KEY,
+                product TEXT NOT NULL,
+                checked_at {timestamp} NOT NULL,
+                version INTEGER,
+                kind TEXT NOT NULL CHECK (kind IN ('build', 'check'))
+            )""",
+            "CREATE INDEX daap_quality_runs_by_product ON daap_quality_runs (product, checked_at)",
+            """CREATE TABLE daap_quality_results (
+                run_id TEXT NOT NULL REFERENCES daap_quality_runs (run_id),
+                port TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                passed BOOLEAN NOT NULL,
+                detail {json} NOT NULL,
+                PRIMARY KEY (run_id, port, rule)
+            )""",
+            """CREATE TABLE daap_port_profiles (
+                run_id TEXT NOT NULL REFERENCES daap_quality_runs (run_id),
+                port TEXT NOT NULL,
+                rows BIGINT NOT NULL,
+                columns {json} NOT NULL,
+                PRIMARY KEY (run_id, port)
+            )""",
+            # The build a product's quality rules held back (at most one per product).
+            """CREATE TABLE daap_quarantine (
+                build_id TEXT PRIMARY KEY REFERENCES daap_builds (build_id),
+                product TEXT NOT NULL UNIQUE,
+                quarantined_at {timestamp} NOT NULL,
+                ports {json} NOT NULL,
+                reasons {json} NOT NULL
+            )""",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (
