@@ -19,6 +19,7 @@ from benchmarks import (
     event_latency,
     flight_doget,
     pgwire_fetch,
+    quality,
     query_aggregate,
     registry,
     rest_latency,
@@ -38,6 +39,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     backbone.NAME: backbone.run,
     event_latency.NAME: event_latency.run,
     registry.NAME: registry.run,
+    quality.NAME: quality.run,
 }
 
 

@@ -10,6 +10,9 @@ one) and turns each ``properties[]`` entry into a :class:`ColumnSpec`::
         properties:
           - {name: title_id, logicalType: integer, primaryKey: true}
           - {name: price, logicalType: number, physicalType: "decimal(10,2)"}
+
+The object's and its columns' ``quality`` rules and ``relationships`` become
+the contract's :class:`~daap.spec.model.QualityRule` list (:mod:`daap.spec.quality`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from open_data_contract_standard.model import OpenDataContractStandard
 from daap.errors import SpecError
 from daap.spec.diagnose import check_identifier, validate
 from daap.spec.model import ColumnSpec, ContractSpec
+from daap.spec.quality import quality_rules
 from daap.spec.types import NESTED, TypeMappingError, quote, sql_type
 from daap.spec.yamlpos import Loc, YamlDoc, load_yaml
 
@@ -57,11 +61,14 @@ def load_contract(path: Path, port: str, shown: str | None = None) -> ContractSp
     doc = load_yaml(path, shown)
     odcs = validate(OpenDataContractStandard, doc)
     _check_header(doc)
-    columns, primary_key = _columns(doc, port)
+    obj = _schema_object(doc, port)
+    columns, primary_key = _columns(doc, obj)
+    rules = quality_rules(doc, obj, columns) if obj is not None else ()
     level = _compatibility(doc)
     if doc.diagnostics:
         raise SpecError(doc.diagnostics)
-    return ContractSpec(path, doc.data["id"], doc.data["version"], columns, primary_key, odcs, level)
+    data = doc.data
+    return ContractSpec(path, data["id"], data["version"], columns, primary_key, odcs, level, rules)
 
 
 def _compatibility(doc: YamlDoc) -> str | None:
@@ -93,8 +100,7 @@ def _check_header(doc: YamlDoc) -> None:
         doc.report(("kind",), f"kind must be 'DataContract', got {kind!r}")
 
 
-def _columns(doc: YamlDoc, port: str) -> tuple[tuple[ColumnSpec, ...], tuple[str, ...]]:
-    obj = _schema_object(doc, port)
+def _columns(doc: YamlDoc, obj: Loc | None) -> tuple[tuple[ColumnSpec, ...], tuple[str, ...]]:
     if obj is None:
         return (), ()
     props = doc.get((*obj, "properties"))

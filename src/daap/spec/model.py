@@ -9,6 +9,7 @@ catalog) sees only these frozen objects, never raw YAML.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -100,6 +101,45 @@ class ColumnSpec:
         return self.logical_type in ("object", "array")
 
 
+QualityKind = Literal["metric", "sql", "relationship"]
+Severity = Literal["error", "warning", "info"]
+QualityUnit = Literal["rows", "percent"]
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """One ODCS quality rule of an output port (``quality[]`` of the schema object or a column).
+
+    A ``metric`` rule measures an ODCS library metric, an ``sql`` rule runs
+    ``query`` (``{object}`` and ``{property}`` still in it), a ``relationship``
+    counts rows whose value has no match in ``references``. The measured value
+    must satisfy ``operator`` against ``threshold`` (a pair for the two
+    ``...Between`` operators), in ``unit``: ``percent`` is 0..100 of the rows.
+    (See :mod:`daap.spec.quality`.)
+    """
+
+    #: unique within the port: the ODCS ``name``, else ``<column>.<metric>``, ``<metric>``,
+    #: ``<column>.sql_<n>``, ``sql_<n>`` or ``<column>.references``
+    name: str
+    #: the top-level column of a property-level rule; None for a schema-object rule
+    column: str | None
+    kind: QualityKind
+    #: nullValues, missingValues, invalidValues, duplicateValues or rowCount (kind ``metric``)
+    metric: str | None
+    #: missingValues, validValues, pattern, or properties (a composite key's columns)
+    arguments: Mapping[str, Any]
+    query: str | None
+    operator: str
+    threshold: float | tuple[float, float]
+    unit: QualityUnit
+    severity: Severity
+    #: the ODCS dimension (accuracy, completeness, ...), recorded only
+    dimension: str | None
+    description: str | None
+    #: kind ``relationship``: the referenced column as ``product.port.column``
+    references: str | None = None
+
+
 @dataclass(frozen=True)
 class ContractSpec:
     """The ODCS v3.2 contract of one output port."""
@@ -114,6 +154,8 @@ class ContractSpec:
     odcs: Any = None
     #: the port's compatibility level in the schema registry; None: the registry's global one
     compatibility: str | None = None
+    #: the port's quality rules, relationships included (see :mod:`daap.spec.quality`)
+    quality: tuple[QualityRule, ...] = ()
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -216,6 +258,16 @@ class ProductSpec:
     def upstream(self) -> tuple[ProductSource, ...]:
         """The other products' ports this product reads."""
         return tuple(p.source for p in self.input_ports if isinstance(p.source, ProductSource))
+
+    def referenced(self) -> tuple[str, ...]:
+        """Other products its quality rules' relationships check against (build them first)."""
+        names = {
+            rule.references.split(".", 1)[0]
+            for port in self.output_ports
+            for rule in port.contract.quality
+            if rule.references
+        }
+        return tuple(sorted(names - {self.name}))
 
     def source_files(self) -> tuple[Path, ...]:
         """Files whose content defines the product (for the build fingerprint)."""
