@@ -8,6 +8,9 @@ Same seed, same bytes: re-running changes nothing, so a rebuild publishes nothin
 
 ``python generate.py [WORKSPACE] --add-day`` writes one more day of playback events
 after the last one there, touching nothing else: what a new delivery looks like.
+Every :data:`BAD_EVERY`-th day after the first week comes from a device with a clock
+bug: a few events have negative watch durations, which the contract's quality rules
+catch (the build is quarantined). ``--fix`` re-delivers such days corrected.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ WORDS = [
 DEVICES = ["tv", "mobile", "web", "tablet", "console"]
 COUNTRIES = ["NL", "DE", "FR", "GB", "US", "BR", "IN", "JP"]
 RATINGS = ["G", "PG", "PG-13", "R"]
+FIRST_DAY = date(2026, 11, 1)
+#: every BAD_EVERY-th day after the first week has the clock bug (the 8th day is the first)
+BAD_EVERY = 7
+#: one event in this many reports a negative duration on a bad day
+BAD_RATE = 400
 
 
 def titles(rng: random.Random, count: int = 300) -> list[dict[str, object]]:
@@ -63,7 +71,13 @@ def titles(rng: random.Random, count: int = 300) -> list[dict[str, object]]:
     return out
 
 
-def events(rng: random.Random, catalogue: list[dict[str, object]], day: date, count: int):
+def is_bad(day: date) -> bool:
+    """Whether the delivery of ``day`` comes with the device clock bug."""
+    offset = (day - FIRST_DAY).days
+    return offset >= 7 and offset % BAD_EVERY == 0
+
+
+def events(rng: random.Random, catalogue: list[dict[str, object]], day: date, count: int, bad: bool = False):
     # Popularity follows a long tail: a few titles get most of the plays.
     weights = [1.0 / (rank + 1) ** 0.9 for rank in range(len(catalogue))]
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -71,6 +85,9 @@ def events(rng: random.Random, catalogue: list[dict[str, object]], day: date, co
         title = rng.choices(catalogue, weights)[0]
         runtime = int(title["runtime_minutes"]) * 60  # type: ignore[call-overload]
         watched = min(runtime, int(rng.expovariate(1 / (runtime * 0.6))) + 30)
+        clock_bug = rng.random() < 1 / BAD_RATE  # drawn every day, so a fixed day keeps its other values
+        if bad and clock_bug:
+            watched = -watched
         yield {
             "event_id": f"{day:%Y%m%d}-{n:06d}",
             "viewer_id": f"v{rng.randint(1, 5000):05d}",
@@ -96,21 +113,43 @@ def generate(workspace: Path, days: int = 7, per_day: int = 8000, seed: int = 7)
         writer.writerows(catalogue)
     out = workspace / "playback_events" / "data" / "generated"
     out.mkdir(parents=True, exist_ok=True)
-    first = date(2026, 11, 1)
+    wanted = set()
     for offset in range(days):
-        day = first + timedelta(days=offset)
+        day = FIRST_DAY + timedelta(days=offset)
         lines = (json.dumps(e, separators=(",", ":")) for e in events(rng, catalogue, day, per_day))
-        (out / f"events-{day}.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        target = out / f"events-{day}.ndjson"
+        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        wanted.add(target)
+    for stale in set(out.glob("events-*.ndjson")) - wanted:  # days added since: the demo starts over
+        stale.unlink()
 
 
 def add_day(workspace: Path, per_day: int = 8000, seed: int = 7) -> Path:
     """One more day of playback events after the newest file; returns the file written."""
     out = workspace / "playback_events" / "data" / "generated"
-    days = sorted(date.fromisoformat(p.stem.removeprefix("events-")) for p in out.glob("events-*.ndjson"))
-    day = days[-1] + timedelta(days=1) if days else date(2026, 11, 1)
+    days = _days(out)
+    day = days[-1] + timedelta(days=1) if days else FIRST_DAY
+    return _deliver(out, day, is_bad(day), per_day, seed)
+
+
+def fix_days(workspace: Path, per_day: int = 8000, seed: int = 7) -> list[Path]:
+    """Re-deliver every bad day there, corrected; returns the files rewritten."""
+    out = workspace / "playback_events" / "data" / "generated"
+    return [_deliver(out, day, False, per_day, seed) for day in _days(out) if is_bad(day)]
+
+
+def _days(out: Path) -> list[date]:
+    return sorted(day_of(p) for p in out.glob("events-*.ndjson"))
+
+
+def day_of(path: Path) -> date:
+    return date.fromisoformat(path.stem.removeprefix("events-"))
+
+
+def _deliver(out: Path, day: date, bad: bool, per_day: int, seed: int) -> Path:
     catalogue = titles(random.Random(seed))
     rng = random.Random(f"{seed}-{day}")
-    lines = (json.dumps(e, separators=(",", ":")) for e in events(rng, catalogue, day, per_day))
+    lines = (json.dumps(e, separators=(",", ":")) for e in events(rng, catalogue, day, per_day, bad))
     target = out / f"events-{day}.ndjson"
     out.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -118,9 +157,13 @@ def add_day(workspace: Path, per_day: int = 8000, seed: int = 7) -> Path:
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--add-day"]
+    args = [a for a in sys.argv[1:] if a not in ("--add-day", "--fix")]
     root = Path(args[0]) if args else Path(__file__).parent
     if "--add-day" in sys.argv[1:]:
-        print(f"wrote {add_day(root)}")
+        written = add_day(root)
+        print(f"wrote {written}" + (" (with the device clock bug)" if is_bad(day_of(written)) else ""))
+    elif "--fix" in sys.argv[1:]:
+        fixed = fix_days(root)
+        print("\n".join(f"re-delivered {p}, corrected" for p in fixed) or "no bad day to fix")
     else:
         generate(root)

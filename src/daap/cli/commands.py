@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,15 +69,29 @@ def init(name: str, product_type: str, domain: str | None, parent: Path) -> None
 @click.pass_context
 @handle_errors
 def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Check product folders (default: all in the workspace) without building."""
+    """Check product folders (default: all in the workspace) without building.
+
+    Beyond each folder's own files: quality rules' relationships must name products, ports and
+    columns of the workspace, and sql rules must run on an empty port.
+    """
+    from daap.mesh.observe.quality import rule_problems
     from daap.spec import load_product
 
-    folders = list(paths) or _workspace(ctx).product_folders()
+    everything = _workspace(ctx).product_folders()
+    folders = list(paths) or everything
+    known = {}
+    for folder in everything:
+        with contextlib.suppress(SpecError):
+            spec = load_product(folder)
+            known[spec.name] = spec
     results: list[dict[str, Any]] = []
     for folder in folders:
         try:
             spec = load_product(folder)
-            results.append({"folder": str(folder), "product": spec.name, "ok": True, "problems": []})
+            problems = rule_problems(spec, {**known, spec.name: spec})
+            results.append(
+                {"folder": str(folder), "product": spec.name, "ok": not problems, "problems": problems}
+            )
         except SpecError as exc:
             problems = [str(d) for d in exc.diagnostics]
             results.append({"folder": str(folder), "product": None, "ok": False, "problems": problems})
@@ -87,9 +102,9 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
             if result["ok"]:
                 output.out.print(f"ok    {result['product']} ({result['folder']})")
             else:
-                output.out.print(f"FAIL  {result['folder']}")
+                output.out.print(f"FAIL  {result['folder']}", markup=False)
                 for problem in result["problems"]:
-                    output.out.print(f"      {problem}")
+                    output.out.print(f"      {problem}", markup=False)
     if not folders:
         output.note("no product folders found (a product folder holds dataproduct.yaml)")
     sys.exit(0 if all(r["ok"] for r in results) else SpecError.exit_code)
@@ -119,7 +134,7 @@ def build(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, defer_even
         output.print_json([_outcome_json(o) for o in outcomes])
     else:
         output.print_outcomes(outcomes)
-    failed = [o for o in outcomes if o.status in ("failed", "skipped")]
+    failed = [o for o in outcomes if o.status in ("failed", "skipped", "quarantined")]
     if failed:
         codes = {o.error.exit_code for o in failed if o.error is not None}
         sys.exit(codes.pop() if len(codes) == 1 else 1)
@@ -163,17 +178,32 @@ def _outcome_json(o: BuildOutcome) -> dict[str, Any]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the result to FILE instead of standard output.",
 )
+@click.option(
+    "--quarantined",
+    is_flag=True,
+    help="Read each product's quarantined build (the rows its quality rules held back) where it has one.",
+)
 @click.pass_context
 @handle_errors
-def query(ctx: click.Context, sql: str, at_values: tuple[str, ...], fmt: str, out_path: Path | None) -> None:
+def query(
+    ctx: click.Context,
+    sql: str,
+    at_values: tuple[str, ...],
+    fmt: str,
+    out_path: Path | None,
+    quarantined: bool,
+) -> None:
     """Run a read-only SQL query; each output port is the table <product>.<port>."""
     from daap.query.service import QueryRequest, QueryService
 
     if fmt == "parquet" and out_path is None:
         raise QueryError("--format parquet writes a file: add -o FILE")
+    if quarantined and at_values:
+        raise QueryError("--quarantined reads the held build; it takes no --at")
     ws = _workspace(ctx)
     try:
-        result = QueryService(ws, cache_bytes=0).execute(QueryRequest(sql, at=parse_at(at_values)))
+        request = QueryRequest(sql, at=parse_at(at_values), protocol="cli", quarantined=quarantined)
+        result = QueryService(ws, cache_bytes=0).execute(request)
         try:
             rows = output.write_arrow(result.reader, fmt, sys.stdout.buffer, out_path)
         finally:

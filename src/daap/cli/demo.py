@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -75,6 +76,7 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
             result = service.execute(QueryRequest(sql))
             output.write_arrow(result.reader, "table", None, None)
             result.close()
+        _bad_delivery(ws, root, service)
         if serve:
             from daap.cli.up import Ports, serve_mesh
 
@@ -84,6 +86,37 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
         ws.close()
 
 
+def _bad_delivery(ws: Any, root: Path, service: Any) -> None:
+    """Deliver the next day, which has the device clock bug: the quality gate quarantines it."""
+    from daap.mesh.builder import build_mesh
+    from daap.query.service import QueryRequest
+
+    module = _generator(root)
+    written = module.add_day(root)
+    output.out.print(
+        f"\n[bold]A bad delivery[/]: {written.name} arrives, with a few negative watch durations", markup=True
+    )
+    [outcome] = build_mesh(ws, [root / "playback_events"])
+    output.print_outcomes([outcome])
+    sql = "SELECT count(*) AS events, max(event_time) AS newest FROM playback_events.events"
+    result = service.execute(QueryRequest(sql))
+    output.out.print("Consumers still read the last good version:", markup=False)
+    output.write_arrow(result.reader, "table", None, None)
+    result.close()
+    output.out.print(
+        f"  daap -w {root} check playback_events   # every rule, the monitors and SLOs", style="dim"
+    )
+    output.out.print(
+        f'  daap -w {root} query --quarantined "SELECT * FROM playback_events.events WHERE watch_seconds<0"',
+        style="dim",
+        markup=False,
+    )
+    output.out.print("  curl -s localhost:8080/api/products/playback_events/observation", style="dim")
+    output.out.print(
+        f"  python {root}/generate.py {root} --fix   # re-deliver the day, corrected", style="dim"
+    )
+
+
 def _print_try_changes(root: Path) -> None:
     """How to watch the mesh react while it is served."""
     lines = [
@@ -91,6 +124,7 @@ def _print_try_changes(root: Path) -> None:
         "[bold]Watch it react[/] (the mesh rebuilds by itself while it is served). In another terminal:",
         f"  daap -w {root} events tail title_popularity   # change events as they come",
         f"  sed -i 's/^t0001,[^,]*/t0001,The Midnight Encore/' {root}/titles/data/generated/titles.csv",
+        f"  python {root}/generate.py {root} --fix       # re-deliver the quarantined day, corrected",
         f"  python {root}/generate.py {root} --add-day   # a new day of playback events",
         "titles, playback_events and then title_popularity publish new versions; the tail shows each change.",
         "",
@@ -100,9 +134,13 @@ def _print_try_changes(root: Path) -> None:
 
 
 def _generate(root: Path, days: int) -> None:
+    _generator(root).generate(root, days=days)
+
+
+def _generator(root: Path) -> Any:
     spec = importlib.util.spec_from_file_location("daap_demo_generate", root / "generate.py")
     if spec is None or spec.loader is None:
         raise ConfigError(f"cannot load {root / 'generate.py'}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.generate(root, days=days)
+    return module

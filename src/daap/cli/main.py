@@ -64,7 +64,7 @@ def main() -> None:
 
 
 # Commands register themselves on `cli`; imported last because they import it.
-from daap.cli import audit, commands, demo, diff, events, registry, up, watch  # noqa: E402
+from daap.cli import audit, commands, demo, diff, events, observe, registry, up, watch  # noqa: E402
 
 __all__ = [
     "audit",
@@ -75,6 +75,7 @@ __all__ = [
     "events",
     "handle_errors",
     "main",
+    "observe",
     "registry",
     "up",
     "watch",

@@ -89,6 +89,10 @@ def print_outcomes(outcomes: Sequence[BuildOutcome]) -> None:
             out.print(f"published {o.product} version {o.version} ({rows}) in {o.seconds:.2f}s")
         elif o.status == "unchanged":
             out.print(f"unchanged {o.product}: {o.message}")
+        elif o.status == "quarantined":
+            error(f"{o.product}: {o.message}")
+            if o.error is not None and o.error.hint:
+                note(f"  {o.error.hint}")
         else:
             error(f"{o.product}: {o.message}")
         for warning in o.warnings:

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,9 +148,10 @@ def _check_free(ports: Ports) -> None:
 
 def http_app(service: Any) -> Any:
     """The HTTP server: REST and OpenAPI at the root, GraphQL at /graphql, the schema registry
-    at /registry."""
+    at /registry, Prometheus metrics at /metrics."""
     from starlette.routing import Route
 
+    from daap.mesh.observe.report import QualityFamilies
     from daap.servers.graphql import create_app as graphql_app
     from daap.servers.registry import create_app as registry_app
     from daap.servers.rest import create_app as rest_app
@@ -158,9 +160,32 @@ def http_app(service: Any) -> Any:
     graphql = graphql_app(service)
     # `/graphql` and `/graphql/` both answer: a redirect would lose a POST body in curl
     app.router.routes.append(Route("/graphql", endpoint=graphql, methods=["GET", "POST"]))
+    observed = metrics_endpoint(service, [QualityFamilies(service.ws)])
+    app.router.routes.append(Route("/metrics", endpoint=observed, methods=["GET"]))
     app.mount("/graphql", graphql)
     app.mount("/registry", registry_app(service.ws.registry))
     return app
+
+
+def metrics_endpoint(service: Any, sources: Sequence[Any] = ()) -> Any:
+    """``GET /metrics``: the service's query metrics and the mesh's (and those of ``sources``,
+    :data:`~daap.mesh.observe.metrics.FamilySource` callables), in the Prometheus text format.
+
+    One :class:`~daap.mesh.observe.metrics.Exposition` serves every scrape, so each reads only the
+    builds and publications that are new since the last. A plain function: Starlette runs it in its
+    thread pool, off the event loop, as the metadata store blocks.
+    """
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from daap.mesh.observe.metrics import Exposition
+
+    exposition = Exposition(service, sources)
+
+    def metrics(request: Request) -> Response:
+        return Response(exposition.render(), media_type=exposition.content_type)
+
+    return metrics
 
 
 def _tls(cert: Path | None, key: Path | None) -> tuple[Path, Path] | None:
@@ -185,6 +210,7 @@ def _print_connect(ports: Ports, password: bool, tls: bool, watch: bool) -> None
         f"  REST        http://{host}:{ports.http}/api/tables   (OpenAPI: /openapi.json, docs: /docs)",
         f"  GraphQL     http://{host}:{ports.http}/graphql",
         f"  Registry    http://{host}:{ports.http}/registry   (Confluent Schema Registry API)",
+        f"  Metrics     http://{host}:{ports.http}/metrics   (Prometheus)",
         f"  Flight SQL  {flight}",
         f"  PostgreSQL  {host}:{ports.pg}",
         "",

@@ -24,15 +24,16 @@ from typing import Literal, NoReturn
 from daap.errors import BuildError, DaapError, DependencyCycleError, SpecError
 from daap.mesh import publication, retention
 from daap.mesh.graph import order_products
-from daap.mesh.metadata import PortState, ProductVersion
+from daap.mesh.metadata import PortState, ProductVersion, Quarantined
+from daap.mesh.observe import quality
 from daap.mesh.registry import gate
 from daap.mesh.workspace import Workspace
-from daap.runtime import build
+from daap.runtime import build, engine
 from daap.runtime.inputs import resolve_inputs
 from daap.runtime.storage import FilePlan
 from daap.spec.model import ProductSpec
 
-Status = Literal["published", "unchanged", "failed", "skipped"]
+Status = Literal["published", "unchanged", "quarantined", "failed", "skipped"]
 Progress = Callable[[str, str], None]
 
 
@@ -131,6 +132,9 @@ def _build_locked(
     inputs = resolve_inputs(spec, ws.upstream, build.column_types(spec))
     fingerprint = build.fingerprint(spec, inputs)
     latest = ws.metadata.latest_version(spec.name)
+    still = _still_quarantined(ws, spec, fingerprint)
+    if still is not None:
+        return still
     if latest is not None and latest.fingerprint == fingerprint:
         unchanged_notes = tuple(
             gate.register(ws.registry, spec, ws.config.event_format)[1]
@@ -163,6 +167,10 @@ def _build_locked(
         ws.metadata.finish_build(build_id, "failed", str(exc))
         raise
     build.crash_point("staged")
+    progress("check quality rules")
+    verdict = _check_quality(ws, spec, candidate)
+    if verdict.failed:
+        return _quarantine(ws, spec, candidate, verdict)
     # registered before the commit: the plan carries the ids the version's events are encoded with
     schema_ids, registered = gate.register(ws.registry, spec, ws.config.event_format)
     if registered and ws.config.event_format != "json":
@@ -175,6 +183,9 @@ def _build_locked(
     states = _port_states(candidate, snapshots)
     version = ws.metadata.publish(build_id, states, candidate.inputs)
     build.crash_point("published")
+    _record_quality(ws, spec.name, build_id, verdict, version.version)
+    for released in ws.metadata.release_quarantine(spec.name):
+        _discard(ws, released)
     for staged in candidate.ports:
         # the files just committed are the snapshot's plan: first queries need no catalog
         plan = FilePlan(tuple(str(f.resolve()) for f in staged.files))
@@ -194,9 +205,97 @@ def _build_locked(
         version=version.version,
         build_id=build_id,
         rows={p.port: p.row_count for p in candidate.ports},
-        warnings=candidate.warnings + tuple(registered) + held + _apply_retention(ws, spec),
+        warnings=candidate.warnings
+        + tuple(verdict.warnings)
+        + tuple(registered)
+        + held
+        + _apply_retention(ws, spec),
         events={p.port: p.as_json() for p in sent.get(version.version, ())},
     )
+
+
+def _check_quality(ws: Workspace, spec: ProductSpec, candidate: build.Candidate) -> quality.Verdict:
+    """Each port's quality rules on exactly the rows staged for publication."""
+    try:
+        rows = {p.port: engine.Relation.parquet(p.files) for p in candidate.ports}
+        return quality.evaluate(ws, spec, rows, ws.config.home / "tmp" / candidate.build_id)
+    except BaseException as exc:
+        ws.metadata.finish_build(candidate.build_id, "failed", f"quality rules could not run: {exc}")
+        for staged in candidate.ports:
+            ws.tables.discard_stage(staged.table, candidate.build_id)
+        raise
+
+
+def _record_quality(
+    ws: Workspace, product: str, build_id: str, verdict: quality.Verdict, version: int | None
+) -> None:
+    run = verdict.run(build_id, product, quality.now(), version, "build")
+    ws.metadata.record_quality_run(run)
+
+
+def _quarantine(
+    ws: Workspace, spec: ProductSpec, candidate: build.Candidate, verdict: quality.Verdict
+) -> BuildOutcome:
+    """Hold the candidate back: its files stay staged for its owners, consumers keep the last version."""
+    failed = verdict.failed
+    message = quality.gate_message(spec.name, failed)
+    _record_quality(ws, spec.name, candidate.build_id, verdict, None)
+    ports = {
+        p.port: {"table": p.table, "files": [str(f) for f in p.files], "rows": p.row_count}
+        for p in candidate.ports
+    }
+    entry = Quarantined(
+        candidate.build_id, spec.name, quality.now(), ports, tuple(r.describe() for r in failed)
+    )
+    for replaced in ws.metadata.quarantine(entry):
+        _discard(ws, replaced)
+    ws.metadata.finish_build(candidate.build_id, "failed", message)
+    error = quality.QualityGateFailed(
+        message,
+        hint=f"`daap query --quarantined` reads the held rows, `daap check {spec.name}` shows every rule",
+    )
+    return _quarantined_outcome(spec, candidate.build_id, ports, message, error, verdict.warnings)
+
+
+def _quarantined_outcome(
+    spec: ProductSpec,
+    build_id: str,
+    ports: dict[str, dict[str, object]],
+    message: str,
+    error: DaapError,
+    warnings: Sequence[str] = (),
+) -> BuildOutcome:
+    rows = {port: int(str(info["rows"])) for port, info in ports.items()}
+    return BuildOutcome(
+        spec.name,
+        spec.folder,
+        "quarantined",
+        build_id=build_id,
+        rows=rows,
+        message=message,
+        warnings=tuple(warnings),
+        error=error,
+    )
+
+
+def _still_quarantined(ws: Workspace, spec: ProductSpec, fingerprint: str) -> BuildOutcome | None:
+    """The same inputs and code as the quarantined build: the same verdict, without building again."""
+    held = ws.metadata.quarantined(spec.name)
+    record = ws.metadata.get_build(held.build_id) if held is not None else None
+    if held is None or record is None or record.fingerprint != fingerprint:
+        return None
+    message = record.message or quality.gate_message(spec.name, [])
+    error = quality.QualityGateFailed(
+        message, hint="the inputs and code are those of the quarantined build; fix the data or the rules"
+    )
+    ports = {port: dict(info) for port, info in held.ports.items()}
+    return _quarantined_outcome(spec, held.build_id, ports, message, error)
+
+
+def _discard(ws: Workspace, entry: Quarantined) -> None:
+    """Remove a quarantined build's staged files (it was replaced or a newer version published)."""
+    for info in entry.ports.values():
+        ws.tables.discard_stage(str(info["table"]), entry.build_id)
 
 
 def _send_pending(ws: Workspace, product: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Dependency order between products, from their input ports."""
+"""Dependency order between products, from their input ports (and their quality rules' relationships)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from daap.spec.model import ProductSpec
 
 
 def order_products(specs: Sequence[ProductSpec]) -> tuple[list[ProductSpec], list[list[str]]]:
-    """Order ``specs`` so every product comes after the products it reads.
+    """Order ``specs`` so every product comes after the products it reads (and, where no
+    cycle forbids it, after those its quality rules check relationships against).
 
     Only edges between the given products count: an upstream outside the set
     is read at its latest published version. Products on a cycle (and those
@@ -38,6 +39,10 @@ def order_products(specs: Sequence[ProductSpec]) -> tuple[list[ProductSpec], lis
         for source in sorted({s.product for s in by_name[name].upstream()}):
             if source in by_name:
                 ok = visit(source, [*path, name]) and ok
+        # a relationship only orders builds: one that would close a cycle is not followed
+        for target in by_name[name].referenced():
+            if target in by_name and state.get(target) is None:
+                visit(target, [*path, name])
         state[name] = 2
         if ok:
             ordered.append(by_name[name])

@@ -11,20 +11,23 @@ protocol sees the same data under the same rules.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
 
 from daap.errors import NotFound
-from daap.mesh.workspace import SpecCache, Workspace
+from daap.mesh.observe.metrics import QueryMetrics
+from daap.mesh.workspace import PortData, SpecCache, Workspace
 from daap.query import calls
 from daap.query.cache import ResultCache
 from daap.query.engine import AtSpec, QueryEngine, QueryResult
 from daap.query.guard import PortRef, needs_rewrite, parameters, parse_query
 from daap.query.named import bind_arguments
+from daap.runtime.engine import Relation
 from daap.spec.model import NamedQuery, ProductSpec
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -44,6 +47,10 @@ class QueryRequest:
     params: Params = ()
     at: AtSpec = None
     caller: Caller = field(default_factory=Caller)
+    #: who carried it ("rest", "graphql", "flight", "pgwire", "cli"): a label of the query metrics
+    protocol: str = "sql"
+    #: read each product's quarantined build instead of its latest version, where it has one
+    quarantined: bool = False
 
 
 #: a policy rewrite: (parsed query, the ports it reads, the caller) -> the query to run
@@ -76,20 +83,47 @@ class TableInfo:
 class QueryService:
     """Runs requests for every protocol; safe to share between threads."""
 
-    def __init__(self, ws: Workspace, *, cache_bytes: int = 256 << 20, rewrite: Rewrite = no_rewrite) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        cache_bytes: int = 256 << 20,
+        rewrite: Rewrite = no_rewrite,
+        metrics: QueryMetrics | None = None,
+    ) -> None:
         self.ws = ws
+        self.metrics = metrics if metrics is not None else QueryMetrics()
         self.engine = QueryEngine(ws)
         self.cache = ResultCache(cache_bytes)
         self.rewrite = rewrite
         self._lock = threading.RLock()
         self._specs = SpecCache(ws)
 
-    def execute(self, request: QueryRequest) -> QueryResult:
+    def execute(self, request: QueryRequest, *, probe: bool = False) -> QueryResult:
         """Run ``request``; results small enough are cached.
+
+        Args:
+            request: the query.
+            probe: a look at the result's columns (a ``LIMIT 0`` wrapper), not a
+                query of its own: left out of the query metrics.
 
         Raises:
             QueryRefused, NotFound, QueryError: with the protocol-independent message.
         """
+        start = time.perf_counter()
+        try:
+            result, refs = self._execute(request)
+        except Exception as exc:
+            if not probe:
+                self.metrics.failed(request.protocol, exc)
+            raise
+        if not probe:
+            elapsed = time.perf_counter() - start
+            self.metrics.observe(request.protocol, refs, elapsed, cached=result.from_cache)
+        return result
+
+    def _execute(self, request: QueryRequest) -> tuple[QueryResult, tuple[PortRef, ...]]:
+        """The result, ready to read, and the ports the query reads."""
         tree, refs = parse_query(request.sql)
         expanded = bool(calls.calls(tree))
         if expanded:
@@ -97,32 +131,54 @@ class QueryService:
             refs = refs + tuple(r for r in called if r not in refs)
         with self._lock:  # one metadata connection serves the version lookups
             ports = [self.ws.port_data(r.product, r.port, _at_for(request.at, r)) for r in refs]
+            if request.quarantined:
+                ports = [self._held(p) for p in ports]
         versions = {f"{p.product}.{p.port}": p.version.version for p in ports}
         rewritten = self.rewrite(tree, refs, request.caller)
         unchanged = rewritten is tree and not expanded and not needs_rewrite(tree)
         sql = request.sql if unchanged else rewritten.sql("duckdb")
-        key = (tree.sql("duckdb"), _freeze(request.params), request.caller.fingerprint, _freeze(versions))
+        key = (
+            tree.sql("duckdb"),
+            _freeze(request.params),
+            request.caller.fingerprint,
+            _freeze(versions),
+            request.quarantined,
+        )
         cached = self.cache.get(key) if self.cache.capacity else None
         if cached is not None:
-            return QueryResult(
-                pa.RecordBatchReader.from_batches(cached.schema, cached.to_batches()),
-                _by_product(versions),
-                from_cache=True,
-            )
+            reader = pa.RecordBatchReader.from_batches(cached.schema, cached.to_batches())
+            return QueryResult(reader, _by_product(versions), from_cache=True), refs
         result = self.engine.run(sql, ports, request.params)
-        return QueryResult(
+        running = QueryResult(
             self._caching(result.reader, key),
             _by_product(versions),
             _con=result._con,
             _release=result._release,
         )
+        return running, refs
+
+    def _held(self, data: PortData) -> PortData:
+        """The port as the product's quarantined build has it (its staged files), if it has one."""
+        held = self.ws.metadata.quarantined(data.product)
+        info = held.ports.get(data.port) if held is not None else None
+        if info is None:
+            return data
+        return replace(data, relation=Relation.parquet(info["files"]))
 
     def schema(self, request: QueryRequest) -> pa.Schema:
-        """The result's columns without reading data (prepared statements): parameters as NULL."""
-        tree, _ = parse_query(request.sql)
-        params = _null_params(request.params) if request.params else _nulls_for(parameters(tree))
-        probe = f"SELECT * FROM ({request.sql.strip().rstrip(';')}) AS q LIMIT 0"
-        result = self.execute(QueryRequest(probe, params, request.at, request.caller))
+        """The result's columns without reading data (prepared statements): parameters as NULL.
+
+        Not counted as a query; its errors are (the client sees them).
+        """
+        try:
+            tree, _ = parse_query(request.sql)
+            params = _null_params(request.params) if request.params else _nulls_for(parameters(tree))
+            probe = f"SELECT * FROM ({request.sql.strip().rstrip(';')}) AS q LIMIT 0"
+            probing = QueryRequest(probe, params, request.at, request.caller, request.protocol)
+            result = self.execute(probing, probe=True)
+        except Exception as exc:
+            self.metrics.failed(request.protocol, exc)
+            raise
         try:
             return result.schema
         finally:
@@ -154,6 +210,7 @@ class QueryService:
         args: Mapping[str, Any],
         at: AtSpec = None,
         caller: Caller | None = None,
+        protocol: str = "sql",
     ) -> QueryRequest:
         """The request for a product's named query with ``args`` checked and typed.
 
@@ -162,7 +219,7 @@ class QueryService:
             QueryError: a missing, unknown or mistyped argument.
         """
         query = self.named_query(product, name)
-        return QueryRequest(query.sql, bind_arguments(query, args), at, caller or Caller())
+        return QueryRequest(query.sql, bind_arguments(query, args), at, caller or Caller(), protocol)
 
     def named_query(self, product: str, name: str) -> NamedQuery:
         spec = self.product_spec(product)

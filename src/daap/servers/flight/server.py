@@ -32,6 +32,8 @@ from daap.servers.flight.protocol import Protocol
 from daap.servers.flight.statements import AT_HEADER, PreparedStatements, Ticket, parameter_schema, parse_at
 
 MAX_BATCH_BYTES = 16 << 20
+#: the query metrics' protocol label
+FLIGHT = "flight"
 _CREATE, _CLOSE = "CreatePreparedStatement", "ClosePreparedStatement"
 _METADATA = {"CommandGetCatalogs", "CommandGetDbSchemas", "CommandGetTables", "CommandGetTableTypes"}
 _WRITES = {"CommandStatementUpdate", "CommandPreparedStatementUpdate", "CommandStatementIngest"}
@@ -164,7 +166,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
     def _create(self, sql: str, context: Any) -> bytes:
         """Check and describe the query now, so mistakes surface at prepare time."""
         at = _at(context)
-        schema = self.service.schema(QueryRequest(sql, (), parse_at(at), _caller(context)))
+        schema = self.service.schema(QueryRequest(sql, (), parse_at(at), _caller(context), FLIGHT))
         handle = self.prepared.add(sql)
         result = self.protocol.new(
             "ActionCreatePreparedStatementResult",
@@ -189,9 +191,11 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         """The result schema; with bound parameters their real types, as the stream will have."""
         params = next(plan.runs())
         if not params:
-            return self.service.schema(QueryRequest(plan.sql, (), parse_at(plan.at), caller))
+            return self.service.schema(QueryRequest(plan.sql, (), parse_at(plan.at), caller, FLIGHT))
         probe = f"SELECT * FROM ({plan.sql.strip().rstrip(';')}) AS q LIMIT 0"
-        result = self.service.execute(QueryRequest(probe, params, parse_at(plan.at), caller))
+        result = self.service.execute(
+            QueryRequest(probe, params, parse_at(plan.at), caller, FLIGHT), probe=True
+        )
         try:
             return result.schema
         finally:
@@ -203,7 +207,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         at = parse_at(plan.at)
 
         def run(params: Any) -> QueryResult:
-            return self.service.execute(QueryRequest(plan.sql, params, at, caller))
+            return self.service.execute(QueryRequest(plan.sql, params, at, caller, FLIGHT))
 
         first = run(runs[0])
         batches = self._batches(itertools.chain([first], map(run, runs[1:])))

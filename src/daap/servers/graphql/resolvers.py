@@ -72,7 +72,7 @@ def port_resolver(service: QueryService, view: PortView, limits: Limits) -> Reso
         sql, params = page_query(
             view.ref, columns, where_compiler.compile(where), order_clause(order_by, view.key), size, offset
         )
-        request = QueryRequest(sql, params, cursor.version if cursor else at, _caller(info))
+        request = QueryRequest(sql, params, cursor.version if cursor else at, _caller(info), "graphql")
         rows, version = await run_in_threadpool(fetch, service, request, size + 1)
         more = len(rows) > size
         following = Cursor(version, offset + size, shape).encode() if more else None
@@ -85,7 +85,7 @@ def named_resolver(service: QueryService, product: str, query: str, limits: Limi
     """A named query: arguments checked by :meth:`QueryService.named`; at most ``max_page`` rows."""
 
     async def resolve(_root: Any, info: GraphQLResolveInfo[Any], **args: Any) -> list[dict[str, Any]]:
-        request = service.named(product, query, args, caller=_caller(info))
+        request = service.named(product, query, args, caller=_caller(info), protocol="graphql")
         rows, _ = await run_in_threadpool(fetch, service, request, limits.max_page + 1)
         if len(rows) > limits.max_page:
             raise GraphQLError(

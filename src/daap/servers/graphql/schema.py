@@ -128,7 +128,7 @@ class SchemaBuilder:
 
     def _named(self, product: str, query: NamedQuery) -> None:
         try:
-            schema = self.service.schema(QueryRequest(query.sql))
+            schema = self.service.schema(QueryRequest(query.sql, protocol="graphql"))
         except DaapError as exc:  # e.g. it reads a product not published yet
             log.warning("named query %s.%s is not served over GraphQL: %s", product, query.name, exc)
             return

@@ -79,7 +79,7 @@ class Session:
         if routed.kind == "catalog":
             return Result("SELECT", self._catalog(routed, list(params)).to_reader())
         at = commands.parse_at(self.settings.get("daap.at", ""))
-        result = self.service.execute(QueryRequest(routed.sql, list(params), at, self.caller))
+        result = self.service.execute(QueryRequest(routed.sql, list(params), at, self.caller, "pgwire"))
         con = result._con  # the engine connection: interrupt() cancels a running query
         return Result(
             "SELECT", result.reader, result.close, con.interrupt if con is not None else lambda: None
@@ -91,7 +91,7 @@ class Session:
         nulls = [None] * statement.param_count
         if routed.kind == "data" and isinstance(routed.tree, exp.Query):
             at = commands.parse_at(self.settings.get("daap.at", ""))
-            return self.service.schema(QueryRequest(routed.sql, nulls, at, self.caller))
+            return self.service.schema(QueryRequest(routed.sql, nulls, at, self.caller, "pgwire"))
         if routed.kind == "catalog":
             return self._catalog(routed, nulls).schema
         if routed.kind == "session" and routed.sql.split()[0].lower() == "show":

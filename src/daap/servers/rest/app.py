@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, Response
 
 from daap.errors import ArgumentError
+from daap.mesh.observe import report
 from daap.mesh.workspace import At
 from daap.query.engine import AtSpec
 from daap.query.service import QueryRequest, QueryService
@@ -153,10 +154,21 @@ def _router(service: QueryService) -> APIRouter:
         fmt = formats.choose(format, request.headers.get("accept"))
         args = {k: v for k, v in request.query_params.items() if k not in ("_format", "at")}
         try:
-            query = service.named(product, name, args, _at(at))
+            query = service.named(product, name, args, _at(at), protocol="rest")
         except ArgumentError as exc:
             raise InvalidRequest("arguments", exc.message, hint=exc.hint) from None
         return _run(service, query, fmt)
+
+    @api.get("/products/{product}/observation", summary="Quality, monitors and SLOs of a product")
+    def observation(
+        product: Annotated[str, PRODUCT],
+        history: Annotated[int, Query(ge=1, le=500, description="how many past runs to list")] = 20,
+    ) -> dict[str, Any]:
+        """The observation port: the latest quality results per port (rules with their values, thresholds
+        and sample offending rows; column profiles), the history of runs, the quarantined build, the
+        monitors (freshness, volume, changes, column drift, schema changes) and the SLOs."""
+        spec = service.product_spec(product)
+        return report.observation(service.ws, product, history, spec=spec)
 
     @api.post("/sql", summary="Run a read-only SQL query", responses=DATA)
     def sql(
@@ -170,7 +182,7 @@ def _router(service: QueryService) -> APIRouter:
         The whole result is streamed (no pages): use `LIMIT`, or a streaming format for large results."""
         fmt = formats.choose(format, request.headers.get("accept"))
         params = body.params if body.params is not None else ()
-        return _run(service, QueryRequest(body.sql, params, _at_spec(body.at)), fmt)
+        return _run(service, QueryRequest(body.sql, params, _at_spec(body.at), protocol="rest"), fmt)
 
     return api
 

@@ -112,7 +112,7 @@ def _read(service: QueryService, info: PortInfo, request: PageRequest, cursor: C
         rows.size(request.size),
     )
     sql, params = query.sql(cursor)
-    result = service.execute(QueryRequest(sql, params, at))
+    result = service.execute(QueryRequest(sql, params, at, protocol="rest"))
     got = result.read_all()
     page = got.slice(0, query.size)
     following = (

@@ -1,0 +1,1 @@
+"""Observing the mesh: how its products and queries are doing (``metrics``: Prometheus exposition)."""
