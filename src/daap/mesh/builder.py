@@ -25,7 +25,7 @@ from daap.errors import BuildError, DaapError, DependencyCycleError, SpecError
 from daap.mesh import publication, retention
 from daap.mesh.graph import order_products
 from daap.mesh.metadata import PortState, ProductVersion, Quarantined
-from daap.mesh.observe import quality
+from daap.mesh.observe import lineage, quality
 from daap.mesh.registry import gate
 from daap.mesh.workspace import Workspace
 from daap.runtime import build, engine
@@ -184,6 +184,9 @@ def _build_locked(
     version = ws.metadata.publish(build_id, states, candidate.inputs)
     build.crash_point("published")
     _record_quality(ws, spec.name, build_id, verdict, version.version)
+    lineage_notes = lineage.emit(
+        ws, lineage.BuildRun(spec, build_id, verdict, candidate.inputs, version.version)
+    )
     for released in ws.metadata.release_quarantine(spec.name):
         _discard(ws, released)
     for staged in candidate.ports:
@@ -209,6 +212,7 @@ def _build_locked(
         + tuple(verdict.warnings)
         + tuple(registered)
         + held
+        + lineage_notes
         + _apply_retention(ws, spec),
         events={p.port: p.as_json() for p in sent.get(version.version, ())},
     )
@@ -240,6 +244,8 @@ def _quarantine(
     failed = verdict.failed
     message = quality.gate_message(spec.name, failed)
     _record_quality(ws, spec.name, candidate.build_id, verdict, None)
+    run = lineage.BuildRun(spec, candidate.build_id, verdict, candidate.inputs, None, message)
+    lineage_notes = lineage.emit(ws, run)
     ports = {
         p.port: {"table": p.table, "files": [str(f) for f in p.files], "rows": p.row_count}
         for p in candidate.ports
@@ -254,7 +260,8 @@ def _quarantine(
         message,
         hint=f"`daap query --quarantined` reads the held rows, `daap check {spec.name}` shows every rule",
     )
-    return _quarantined_outcome(spec, candidate.build_id, ports, message, error, verdict.warnings)
+    warnings = [*verdict.warnings, *lineage_notes]
+    return _quarantined_outcome(spec, candidate.build_id, ports, message, error, warnings)
 
 
 def _quarantined_outcome(

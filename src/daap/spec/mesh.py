@@ -10,6 +10,7 @@ in layers: built-in defaults, then ``mesh.yaml``, then the environment::
     warehouse: /data/warehouse              # default: <home>/warehouse
     backbone: nats://127.0.0.1:4222         # default: embedded (in the metadata database)
     eventFormat: json                       # default: avro (the Confluent wire format)
+    openlineage: {transport: none}          # default: file (<home>/openlineage/events.ndjson)
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 
 
 @dataclass(frozen=True)
+class OpenLineageConfig:
+    """Where builds send their OpenLineage run events (see :mod:`daap.mesh.observe.lineage`)."""
+
+    #: ``file``: one JSON line per event appended to ``path``; ``none``: nowhere
+    transport: Literal["file", "none"] = "file"
+    #: the file transport's file; None means ``<home>/openlineage/events.ndjson``
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
 class MeshConfig:
     """Where the mesh keeps its state, resolved from defaults, mesh.yaml and env.
 
@@ -61,6 +72,17 @@ class MeshConfig:
     #: how change events are encoded on the backbone: ``avro`` or ``jsonschema`` (the Confluent
     #: wire format with Avro or JSON Schema) or plain ``json``
     event_format: str = "avro"
+    #: where each build's OpenLineage run events go
+    openlineage: OpenLineageConfig = OpenLineageConfig()
+
+
+class OpenLineageFile(BaseModel):
+    """``openlineage:`` in ``mesh.yaml``: ``{transport: file, path: ...}`` or ``{transport: none}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    transport: Literal["file", "none"] = "file"
+    path: str | None = None
 
 
 class MeshFile(BaseModel):
@@ -74,6 +96,7 @@ class MeshFile(BaseModel):
     buildMemory: str | None = None
     backbone: str | None = None
     eventFormat: Literal["avro", "jsonschema", "json"] = "avro"
+    openlineage: OpenLineageFile | None = None
 
 
 def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
@@ -94,6 +117,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
     metadata = _metadata_url(doc, home)
     memory = _build_memory(doc, env, settings.buildMemory)
     backbone = _backbone_url(doc, metadata, home)
+    openlineage = _openlineage(doc, root, settings.openlineage)
     if doc is not None and doc.diagnostics:
         raise SpecError(doc.diagnostics)
     return MeshConfig(
@@ -106,6 +130,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
         build_memory=memory,
         backbone_url=backbone,
         event_format=settings.eventFormat,
+        openlineage=openlineage,
     )
 
 
@@ -176,6 +201,26 @@ def _backbone_url(doc: YamlDoc | None, metadata: str, home: Path) -> str:
         f"backbone must be 'embedded', a nats:// or kafka:// URL, or sqlite:///abs/path, got {value!r}",
     )
     return embedded
+
+
+def _openlineage(doc: YamlDoc | None, root: Path, value: OpenLineageFile | None) -> OpenLineageConfig:
+    """``{transport: file}`` writes to ``path`` (relative to the workspace) or a file in the home."""
+    if value is None:
+        return OpenLineageConfig()
+    assert doc is not None
+    if value.path is not None and value.transport != "file":
+        doc.report(
+            ("openlineage", "path"),
+            f"openlineage path is only read with transport: file, not {value.transport!r}",
+        )
+    elif value.path is not None and not value.path.strip():
+        doc.report(
+            ("openlineage", "path"),
+            "openlineage path is empty (leave it out for <home>/openlineage/events.ndjson)",
+        )
+    elif value.path is not None:
+        return OpenLineageConfig(value.transport, root / Path(value.path).expanduser())
+    return OpenLineageConfig(value.transport)
 
 
 def _build_memory(doc: YamlDoc | None, env: Mapping[str, str], value: str | None) -> str:

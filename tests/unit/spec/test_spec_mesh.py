@@ -9,6 +9,7 @@ import pytest
 
 from daap.errors import ConfigError, SpecError
 from daap.spec import MeshConfig, find_products, load_mesh_config
+from daap.spec.mesh import OpenLineageConfig
 
 
 def write_mesh(workspace: Path, text: str) -> None:
@@ -143,3 +144,42 @@ def test_event_format_is_avro_unless_mesh_yaml_says_json(tmp_path: Path) -> None
     write_mesh(tmp_path, "eventFormat: protobuf\n")
     with pytest.raises(SpecError, match=r"mesh.yaml:1:\d+: .*eventFormat"):
         load_mesh_config(tmp_path, env={})
+
+
+def test_openlineage_events_go_to_a_file_in_the_home_unless_mesh_yaml_says_otherwise(tmp_path: Path) -> None:
+    assert load_mesh_config(tmp_path, env={}).openlineage == OpenLineageConfig("file", None)
+    write_mesh(tmp_path, "openlineage: {transport: none}\n")
+    assert load_mesh_config(tmp_path, env={}).openlineage == OpenLineageConfig("none", None)
+    write_mesh(tmp_path, "openlineage:\n  transport: file\n  path: lineage/events.ndjson\n")
+    expected = tmp_path.resolve() / "lineage" / "events.ndjson"  # relative to the workspace
+    assert load_mesh_config(tmp_path, env={}).openlineage == OpenLineageConfig("file", expected)
+    write_mesh(tmp_path, f"openlineage: {{path: {tmp_path / 'abs.ndjson'}}}\n")
+    assert load_mesh_config(tmp_path, env={}).openlineage.path == tmp_path / "abs.ndjson"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "name: m\nopenlineage: {transport: http}\n",
+            (2, 26, "'transport' must be one of 'file' or 'none', got 'http'"),
+        ),
+        ("openlineage: none\n", (1, 14, "'openlineage' must be a mapping, got a string")),
+        (
+            "openlineage:\n  transprt: file\n",
+            (2, 3, "unknown field 'transprt'; did you mean 'transport'?"),
+        ),
+        (
+            "openlineage:\n  transport: none\n  path: ol.ndjson\n",
+            (3, 9, "openlineage path is only read with transport: file, not 'none'"),
+        ),
+        (
+            "openlineage:\n  path: ''\n",
+            (2, 9, "openlineage path is empty (leave it out for <home>/openlineage/events.ndjson)"),
+        ),
+    ],
+)
+def test_bad_openlineage_settings_are_refused_with_their_position(
+    tmp_path: Path, text: str, problem: tuple[int, int, str]
+) -> None:
+    assert mesh_problems(tmp_path, text) == [problem]
