@@ -306,3 +306,15 @@ class ArgumentError(QueryError):
 
 class NotFound(QueryError):
     """An unknown product, port or version was asked for."""
+
+
+class AuthenticationError(DaapError):
+    """A credential is missing, malformed, unknown, expired or revoked (HTTP 401)."""
+
+    exit_code = 10
+
+
+class PermissionDenied(DaapError):
+    """An authenticated principal may not do what it asked (HTTP 403, SQLSTATE 42501)."""
+
+    exit_code = 10

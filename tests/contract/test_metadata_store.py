@@ -468,6 +468,7 @@ def test_public_names() -> None:
     assert sorted(metadata.__all__) == [
         "BuildRecord",
         "BuildState",
+        "IdentityStore",
         "MetadataStore",
         "ObservationStore",
         "PortProfile",
@@ -480,7 +481,9 @@ def test_public_names() -> None:
         "RegistryStore",
         "RuleOutcome",
         "SchemaReference",
+        "StoredPrincipal",
         "StoredSchema",
+        "StoredToken",
         "SubjectVersion",
         "check_run_id",
         "open_metadata_store",

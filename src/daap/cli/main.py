@@ -4,7 +4,8 @@ Exit codes scripts can trust: 0 success; 1 unexpected failure; 2 usage error;
 3 invalid descriptor, contract or mesh.yaml; 4 bad data (input, transform,
 contract); 5 build could not proceed (dependency cycle, lock held);
 6 storage, metadata or event backbone failure; 7 invalid or refused query;
-8 the audit log does not verify.
+8 the audit log does not verify; 9 an error quality rule failed (quarantined);
+10 missing, bad, expired or revoked credentials, or no permission.
 """
 
 from __future__ import annotations
@@ -64,9 +65,10 @@ def main() -> None:
 
 
 # Commands register themselves on `cli`; imported last because they import it.
-from daap.cli import audit, commands, demo, diff, events, observe, registry, up, watch  # noqa: E402
+from daap.cli import access, audit, commands, demo, diff, events, observe, registry, up, watch  # noqa: E402
 
 __all__ = [
+    "access",
     "audit",
     "cli",
     "commands",

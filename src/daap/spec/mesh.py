@@ -11,6 +11,9 @@ in layers: built-in defaults, then ``mesh.yaml``, then the environment::
     backbone: nats://127.0.0.1:4222         # default: embedded (in the metadata database)
     eventFormat: json                       # default: avro (the Confluent wire format)
     openlineage: {transport: none}          # default: file (<home>/openlineage/events.ndjson)
+    principals:                             # who may use the mesh (also: daap principal add)
+      - {name: ana, kind: person, roles: [analyst], domain: content,
+         purposes: [marketing], attributes: {region: EU}}
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +53,25 @@ class OpenLineageConfig:
     path: Path | None = None
 
 
+#: a principal's name: it is also a PostgreSQL user name, so plain and short
+PRINCIPAL_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
+PRINCIPAL_KINDS = ("person", "service")
+
+
+@dataclass(frozen=True)
+class PrincipalSpec:
+    """A person or service that uses the mesh: roles, a domain, purposes of use, attributes."""
+
+    name: str
+    kind: Literal["person", "service"] = "person"
+    roles: tuple[str, ...] = ()
+    domain: str | None = None
+    purposes: tuple[str, ...] = ()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    #: where it is declared: ``mesh.yaml`` or ``daap principal add``
+    source: str = "mesh.yaml"
+
+
 @dataclass(frozen=True)
 class MeshConfig:
     """Where the mesh keeps its state, resolved from defaults, mesh.yaml and env.
@@ -74,6 +96,8 @@ class MeshConfig:
     event_format: str = "avro"
     #: where each build's OpenLineage run events go
     openlineage: OpenLineageConfig = OpenLineageConfig()
+    #: the principals ``mesh.yaml`` declares
+    principals: tuple[PrincipalSpec, ...] = ()
 
 
 class OpenLineageFile(BaseModel):
@@ -83,6 +107,19 @@ class OpenLineageFile(BaseModel):
 
     transport: Literal["file", "none"] = "file"
     path: str | None = None
+
+
+class PrincipalFile(BaseModel):
+    """One entry of ``principals:`` in ``mesh.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["person", "service"] = "person"
+    roles: list[str] = []
+    domain: str | None = None
+    purposes: list[str] = []
+    attributes: dict[str, str] = {}
 
 
 class MeshFile(BaseModel):
@@ -97,6 +134,7 @@ class MeshFile(BaseModel):
     backbone: str | None = None
     eventFormat: Literal["avro", "jsonschema", "json"] = "avro"
     openlineage: OpenLineageFile | None = None
+    principals: list[PrincipalFile] = []
 
 
 def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
@@ -118,6 +156,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
     memory = _build_memory(doc, env, settings.buildMemory)
     backbone = _backbone_url(doc, metadata, home)
     openlineage = _openlineage(doc, root, settings.openlineage)
+    principals = _principals(doc, settings.principals)
     if doc is not None and doc.diagnostics:
         raise SpecError(doc.diagnostics)
     return MeshConfig(
@@ -131,6 +170,7 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
         backbone_url=backbone,
         event_format=settings.eventFormat,
         openlineage=openlineage,
+        principals=principals,
     )
 
 
@@ -221,6 +261,29 @@ def _openlineage(doc: YamlDoc | None, root: Path, value: OpenLineageFile | None)
     elif value.path is not None:
         return OpenLineageConfig(value.transport, root / Path(value.path).expanduser())
     return OpenLineageConfig(value.transport)
+
+
+def _principals(doc: YamlDoc | None, entries: list[PrincipalFile]) -> tuple[PrincipalSpec, ...]:
+    """Each declared principal; bad names and names given twice are reported where they are."""
+    found: dict[str, PrincipalSpec] = {}
+    for index, entry in enumerate(entries):
+        assert doc is not None
+        where = ("principals", index, "name")
+        if not PRINCIPAL_NAME.match(entry.name):
+            rule = "lowercase letters, digits, _ . - (start with a letter, at most 63 characters)"
+            doc.report(where, f"principal name {entry.name!r} must be {rule}")
+        elif entry.name in found:
+            doc.report(where, f"principal {entry.name!r} is declared twice")
+        else:
+            found[entry.name] = PrincipalSpec(
+                entry.name,
+                entry.kind,
+                tuple(entry.roles),
+                entry.domain,
+                tuple(entry.purposes),
+                dict(entry.attributes),
+            )
+    return tuple(found.values())
 
 
 def _build_memory(doc: YamlDoc | None, env: Mapping[str, str], value: str | None) -> str:

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from daap.errors import ConfigError
+from daap.mesh.metadata._identity import IdentityStore, StoredPrincipal, StoredToken
 from daap.mesh.metadata._observe import (
     ObservationStore,
     PortProfile,
@@ -42,6 +43,7 @@ from daap.mesh.metadata._urls import redact_url
 __all__ = [
     "BuildRecord",
     "BuildState",
+    "IdentityStore",
     "MetadataStore",
     "ObservationStore",
     "PortProfile",
@@ -54,7 +56,9 @@ __all__ = [
     "RegistryStore",
     "RuleOutcome",
     "SchemaReference",
+    "StoredPrincipal",
     "StoredSchema",
+    "StoredToken",
     "SubjectVersion",
     "check_run_id",
     "open_metadata_store",
@@ -121,7 +125,7 @@ class Publication:
     updated_at: datetime
 
 
-class MetadataStore(RegistryStore, ObservationStore, Protocol):
+class MetadataStore(RegistryStore, ObservationStore, IdentityStore, Protocol):
     """Port for recording builds and published product versions (and the schema registry's tables).
 
     Every method is safe to call from several threads on one store object and

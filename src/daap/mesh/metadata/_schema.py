@@ -182,6 +182,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "principals and tokens",
+        (
+            # Principals added with `daap principal add` (those in mesh.yaml are read from it).
+            """CREATE TABLE daap_principals (
+                name TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('person', 'service')),
+                roles {json} NOT NULL,
+                domain TEXT,
+                purposes {json} NOT NULL,
+                attributes {json} NOT NULL,
+                created_at {timestamp} NOT NULL
+            )""",
+            # A token is shown once; only the SHA-256 of its secret is kept.
+            """CREATE TABLE daap_tokens (
+                token_id TEXT PRIMARY KEY,
+                principal TEXT NOT NULL,
+                secret_hash TEXT NOT NULL,
+                description TEXT,
+                created_at {timestamp} NOT NULL,
+                expires_at {timestamp},
+                revoked_at {timestamp}
+            )""",
+            "CREATE INDEX daap_tokens_by_principal ON daap_tokens (principal)",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (

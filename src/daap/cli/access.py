@@ -1,0 +1,212 @@
+"""``daap principal`` and ``daap token``: who may use the mesh, and their credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from daap.cli import output
+from daap.cli.main import cli, handle_errors
+
+
+def _identities(ctx: click.Context) -> Any:
+    from daap.mesh.policy.identity import Identities
+    from daap.mesh.workspace import Workspace
+
+    return Identities(Workspace.open(ctx.find_root().obj))
+
+
+@cli.group()
+def principal() -> None:
+    """People and services that use the mesh: roles, domain, purposes, attributes."""
+
+
+@principal.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["person", "service"]), default="person", show_default=True)
+@click.option("--role", "roles", multiple=True, help="A role (repeatable), e.g. analyst, owner, governance.")
+@click.option("--domain", help="The principal's domain (team), e.g. content.")
+@click.option("--purpose", "purposes", multiple=True, help="A purpose of use (repeatable), e.g. marketing.")
+@click.option(
+    "--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="An attribute (repeatable), e.g. region=EU."
+)
+@click.pass_context
+@handle_errors
+def principal_add(
+    ctx: click.Context,
+    name: str,
+    kind: str,
+    roles: tuple[str, ...],
+    domain: str | None,
+    purposes: tuple[str, ...],
+    attrs: tuple[str, ...],
+) -> None:
+    """Add a principal (principals in mesh.yaml are changed there)."""
+    from daap.mesh.policy.identity import attributes
+    from daap.spec.mesh import PrincipalSpec
+
+    ids = _identities(ctx)
+    try:
+        spec = PrincipalSpec(name, kind, roles, domain, purposes, attributes(attrs))  # type: ignore[arg-type]
+        ids.add(spec)
+    finally:
+        ids.ws.close()
+    output.out.print(f"added {kind} {name}; `daap token create {name}` gives it a token", markup=False)
+
+
+@principal.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def principal_list(ctx: click.Context, as_json: bool) -> None:
+    """List the principals, from mesh.yaml and added here."""
+    ids = _identities(ctx)
+    try:
+        found = ids.principals()
+    finally:
+        ids.ws.close()
+    rows = [
+        {
+            "name": p.name,
+            "kind": p.kind,
+            "roles": list(p.roles),
+            "domain": p.domain,
+            "purposes": list(p.purposes),
+            "attributes": dict(p.attributes),
+            "source": p.source,
+        }
+        for p in found
+    ]
+    if as_json:
+        output.print_json(rows)
+        return
+    table = [
+        [
+            r["name"],
+            r["kind"],
+            ", ".join(r["roles"]),
+            r["domain"] or "",
+            ", ".join(r["purposes"]),
+            ", ".join(f"{k}={v}" for k, v in r["attributes"].items()),
+            r["source"],
+        ]
+        for r in rows
+    ]
+    output.print_table(None, ["name", "kind", "roles", "domain", "purposes", "attributes", "from"], table)
+    if not rows:
+        output.note("no principals yet: declare them in mesh.yaml or `daap principal add NAME`")
+
+
+@principal.command("remove")
+@click.argument("name")
+@click.pass_context
+@handle_errors
+def principal_remove(ctx: click.Context, name: str) -> None:
+    """Remove a principal added here, and revoke its tokens."""
+    ids = _identities(ctx)
+    try:
+        revoked = ids.remove(name)
+    finally:
+        ids.ws.close()
+    output.out.print(f"removed {name}; revoked {revoked} token(s)", markup=False)
+
+
+@cli.group()
+def token() -> None:
+    """Bearer tokens of principals: shown once, stored hashed, with an expiry."""
+
+
+@token.command("create")
+@click.argument("principal_name", metavar="PRINCIPAL")
+@click.option("--expires", default="90d", show_default=True, help="Lifetime: 90m, 12h, 30d, 2w or never.")
+@click.option("--description", help="What the token is for.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def token_create(
+    ctx: click.Context, principal_name: str, expires: str, description: str | None, as_json: bool
+) -> None:
+    """Create a token for PRINCIPAL and print it, once: only its hash is kept."""
+    from daap.mesh.policy.identity import lifetime
+
+    ids = _identities(ctx)
+    try:
+        record, secret = ids.create_token(principal_name, lifetime(expires), description)
+    finally:
+        ids.ws.close()
+    until = "never" if record.expires_at is None else record.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if as_json:
+        output.print_json(
+            {"id": record.token_id, "principal": principal_name, "token": secret, "expires_at": until}
+        )
+        return
+    output.out.print(secret, markup=False, highlight=False)
+    output.note(f"token {record.token_id} for {principal_name}, expires {until}; it is not shown again")
+
+
+@token.command("list")
+@click.option("--principal", "principal_name", help="Only this principal's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def token_list(ctx: click.Context, principal_name: str | None, as_json: bool) -> None:
+    """List tokens (ids, never the tokens themselves) with their state."""
+    from datetime import UTC, datetime
+
+    ids = _identities(ctx)
+    try:
+        found = ids.tokens(principal_name)
+    finally:
+        ids.ws.close()
+    now = datetime.now(UTC)
+
+    def state(t: Any) -> str:
+        if t.revoked_at is not None:
+            return "revoked"
+        if t.expires_at is not None and t.expires_at <= now:
+            return "expired"
+        return "live"
+
+    rows = [
+        {
+            "id": t.token_id,
+            "principal": t.principal,
+            "state": state(t),
+            "created_at": t.created_at.isoformat(),
+            "expires_at": None if t.expires_at is None else t.expires_at.isoformat(),
+            "description": t.description,
+        }
+        for t in found
+    ]
+    if as_json:
+        output.print_json(rows)
+        return
+    table = [
+        [
+            r["id"],
+            r["principal"],
+            r["state"],
+            r["created_at"][:16],
+            (r["expires_at"] or "never")[:16],
+            r["description"] or "",
+        ]
+        for r in rows
+    ]
+    output.print_table(None, ["id", "principal", "state", "created", "expires", "description"], table)
+    if not rows:
+        output.note("no tokens yet: `daap token create PRINCIPAL`")
+
+
+@token.command("revoke")
+@click.argument("token_id", metavar="ID")
+@click.pass_context
+@handle_errors
+def token_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke a token by its id: it stops working at once, on every port."""
+    ids = _identities(ctx)
+    try:
+        record = ids.revoke(token_id)
+    finally:
+        ids.ws.close()
+    output.out.print(f"revoked token {record.token_id} of {record.principal}", markup=False)
