@@ -138,3 +138,56 @@ def test_the_cli_creates_shows_once_lists_and_revokes(mesh, daap_env):
     assert refused.returncode == 2 and "is not KEY=VALUE" in refused.stderr
     names = [p["name"] for p in json.loads(daap("principal", "list", "--json").stdout)]
     assert names == ["ana", "etl-bot", "gov"]
+
+
+def test_a_token_is_the_postgresql_password_of_its_principal(mesh, daap_env):
+    """psql and psycopg log in with user = principal, password = token (SCRAM-SHA-256)."""
+    import os
+    import shutil
+
+    import psycopg
+
+    from daap.mesh.policy.identity import scram_verifiers
+    from daap.query.service import QueryService
+    from daap.servers.pgwire import PgWireServer, ScramMany, Verifier
+
+    (mesh.root / "mesh.yaml").write_text(MESH)
+    mesh.product(
+        "t", [("id", "integer")], pk=["id"], inputs={"s": {"path": "d.csv"}}, files={"d.csv": "id\n1\n2\n"}
+    )
+    mesh.build_ok()
+    ws = mesh.workspace()
+    ids = Identities(ws)
+    _, token = ids.create_token("ana")
+    _, second = ids.create_token("ana")
+    gone, revoked = ids.create_token("ana")
+    ids.revoke(gone.token_id)
+
+    def verifiers(user):
+        return [Verifier(*v) for v in scram_verifiers(ids, user)]
+
+    server = PgWireServer(QueryService(ws), auth=ScramMany(verifiers)).serve_in_thread()
+    try:
+
+        def connect(user, password):
+            dsn = f"host=127.0.0.1 port={server.port} dbname=daap user={user} password={password}"
+            return psycopg.connect(dsn, connect_timeout=10)
+
+        for good in (token, second):
+            with connect("ana", good) as conn:
+                assert conn.execute("SELECT count(*) FROM t.t").fetchone() == (2,)
+        for user, password in (("ana", revoked), ("gov", token), ("nobody", token), ("ana", "hunter2")):
+            with pytest.raises(
+                psycopg.OperationalError, match=f'password authentication failed for user "{user}"'
+            ):
+                connect(user, password)
+        if shutil.which("psql"):
+            args = ["psql", "-h", "127.0.0.1", "-p", str(server.port), "-U", "ana", "-d", "daap", "-X", "-tA"]
+            env = os.environ | {"PGPASSWORD": token}
+            done = subprocess.run(
+                [*args, "-c", "SELECT max(id) FROM t.t"], env=env, capture_output=True, text=True, timeout=30
+            )
+            assert done.returncode == 0 and done.stdout.strip() == "2", done.stderr
+    finally:
+        server.stop()
+        ws.close()

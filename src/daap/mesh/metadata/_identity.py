@@ -36,6 +36,9 @@ class StoredToken:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    #: the SCRAM-SHA-256 verifier: ``{"iterations", "stored_key", "server_key"}`` (hex); the salt
+    #: is the principal's (see :func:`daap.mesh.policy.identity.scram_salt`)
+    scram: Mapping[str, object] = field(default_factory=dict)
 
 
 class IdentityStore(Protocol):
@@ -50,7 +53,7 @@ class IdentityStore(Protocol):
     def revoke_token(self, token_id: str, at: datetime) -> bool: ...
 
 
-_TOKEN_COLUMNS = "token_id, principal, secret_hash, description, created_at, expires_at, revoked_at"
+_TOKEN_COLUMNS = "token_id, principal, secret_hash, description, created_at, expires_at, revoked_at, scram"
 
 
 class IdentityTables:
@@ -113,7 +116,7 @@ class IdentityTables:
         d = self.dialect
         with self._tx(write=True) as tx:
             tx.execute(
-                f"INSERT INTO daap_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO daap_tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     token.token_id,
                     token.principal,
@@ -122,6 +125,7 @@ class IdentityTables:
                     d.encode_time(token.created_at),
                     None if token.expires_at is None else d.encode_time(token.expires_at),
                     None if token.revoked_at is None else d.encode_time(token.revoked_at),
+                    d.encode_json(dict(token.scram)),
                 ),
             )
 
@@ -153,7 +157,7 @@ class IdentityTables:
 
     def _token(self, row: Row) -> StoredToken:
         d = self.dialect
-        token_id, principal, secret_hash, description, created, expires, revoked = row
+        token_id, principal, secret_hash, description, created, expires, revoked, scram = row
         return StoredToken(
             token_id,
             principal,
@@ -162,6 +166,7 @@ class IdentityTables:
             d.decode_time(created),
             None if expires is None else d.decode_time(expires),
             None if revoked is None else d.decode_time(revoked),
+            dict(d.decode_json(scram)),
         )
 
 

@@ -196,11 +196,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 attributes {json} NOT NULL,
                 created_at {timestamp} NOT NULL
             )""",
-            # A token is shown once; only the SHA-256 of its secret is kept.
+            # A token is shown once; only the SHA-256 of it is kept, and the SCRAM-SHA-256
+            # verifier (StoredKey, ServerKey) that lets it be a PostgreSQL-wire password.
             """CREATE TABLE daap_tokens (
                 token_id TEXT PRIMARY KEY,
                 principal TEXT NOT NULL,
                 secret_hash TEXT NOT NULL,
+                scram {json} NOT NULL,
                 description TEXT,
                 created_at {timestamp} NOT NULL,
                 expires_at {timestamp},

@@ -52,6 +52,29 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: PBKDF2 rounds of a token's SCRAM verifier (PostgreSQL's default)
+SCRAM_ITERATIONS = 4096
+
+
+def scram_salt(principal: str) -> bytes:
+    """The principal's SCRAM salt: one per principal, since a PostgreSQL client names only its
+    user before proving it knows one of the user's tokens; tokens are 256-bit random, so a
+    salt that is public and fixed per name costs nothing against guessing."""
+    return hashlib.sha256(b"daap-scram\0" + principal.encode()).digest()[:16]
+
+
+def scram_verifier(principal: str, token: str, iterations: int = SCRAM_ITERATIONS) -> dict[str, object]:
+    """The SCRAM-SHA-256 verifier of ``token`` as ``principal``'s password (RFC 5802)."""
+    salted = hashlib.pbkdf2_hmac("sha256", token.encode(), scram_salt(principal), iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    return {
+        "iterations": iterations,
+        "stored_key": hashlib.sha256(client_key).hexdigest(),
+        "server_key": server_key.hex(),
+    }
+
+
 class Identities:
     """The workspace's principals and tokens."""
 
@@ -118,7 +141,8 @@ class Identities:
         token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         now = _now()
         expires = None if expires_in is None else now + expires_in
-        record = StoredToken(token_id, principal, digest(token), description, now, expires, None)
+        verifier = scram_verifier(principal, token)
+        record = StoredToken(token_id, principal, digest(token), description, now, expires, None, verifier)
         self.ws.metadata.add_token(record)
         return record, token
 
@@ -136,6 +160,17 @@ class Identities:
         found = self.ws.metadata.get_token(token_id)
         assert found is not None
         return found
+
+    def live_tokens(self, principal: str, now: datetime | None = None) -> list[StoredToken]:
+        """The principal's tokens that are neither revoked nor expired (none if it is gone)."""
+        if self.principal(principal) is None:
+            return []
+        moment = now or _now()
+        return [
+            t
+            for t in self.ws.metadata.tokens(principal)
+            if t.revoked_at is None and (t.expires_at is None or t.expires_at > moment)
+        ]
 
     def authenticate(self, token: str | None, now: datetime | None = None) -> PrincipalSpec:
         """The principal ``token`` stands for.
@@ -175,6 +210,22 @@ class Identities:
                 f"token {record.token_id} belongs to principal {record.principal!r}, which no longer exists"
             )
         return principal
+
+
+def scram_verifiers(ids: Identities, principal: str) -> list[tuple[bytes, int, bytes, bytes]]:
+    """(salt, iterations, StoredKey, ServerKey) of each of the principal's live tokens: what a
+    PostgreSQL-wire server checks a SCRAM proof against (user = principal, password = token)."""
+    salt = scram_salt(principal)
+    return [
+        (
+            salt,
+            int(str(t.scram["iterations"])),
+            bytes.fromhex(str(t.scram["stored_key"])),
+            bytes.fromhex(str(t.scram["server_key"])),
+        )
+        for t in ids.live_tokens(principal)
+        if t.scram
+    ]
 
 
 def _spec(stored: StoredPrincipal) -> PrincipalSpec:

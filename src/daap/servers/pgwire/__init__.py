@@ -9,7 +9,7 @@ startup option ``options=-c daap.at=3``; ``RESET daap.at`` returns to the latest
     handle = PgWireServer(service, port=5433, auth=Scram({"alice": "secret"})).serve_in_thread()
 """
 
-from daap.servers.pgwire.auth import Scram, Trust
+from daap.servers.pgwire.auth import Scram, ScramMany, Trust, Verifier
 from daap.servers.pgwire.server import PgWireServer, ServerThread
 
-__all__ = ["PgWireServer", "Scram", "ServerThread", "Trust"]
+__all__ = ["PgWireServer", "Scram", "ScramMany", "ServerThread", "Trust", "Verifier"]

@@ -10,11 +10,12 @@ the same as a wrong password.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +84,39 @@ class Scram:
         if signature is None or user not in self._verifiers:
             raise PgError("28P01", f'password authentication failed for user "{user}"')
         await send(protocol.authentication(12, b"v=" + base64.b64encode(signature)))
+
+
+class ScramMany:
+    """SCRAM-SHA-256 where a user has several passwords (a principal's live tokens).
+
+    ``verifiers(user)`` answers the user's verifiers, all with one salt and iteration count
+    (the client learns them before proving anything), or none for an unknown user; it may
+    block (it reads the metadata store), so it runs in a thread. The proof is checked
+    against each verifier in turn.
+    """
+
+    def __init__(self, verifiers: Callable[[str], Sequence[Verifier]]) -> None:
+        self._verifiers = verifiers
+        self._decoy = Verifier.from_password(secrets.token_hex(16))
+
+    async def authenticate(self, user: str, send: Send, receive: Receive) -> None:
+        found = list(await asyncio.to_thread(self._verifiers, user))
+        shown = found[0] if found else self._decoy
+        await send(protocol.authentication(10, protocol.cstr(MECHANISM) + b"\0"))
+        first = await receive()
+        if first.cstring() != MECHANISM:
+            raise PgError("28000", f"unsupported SASL mechanism; use {MECHANISM}")
+        bare, client_nonce = _client_first(first.take(first.int32()).decode())
+        nonce = client_nonce + base64.b64encode(secrets.token_bytes(18)).decode()
+        server_first = f"r={nonce},s={base64.b64encode(shown.salt).decode()},i={shown.iterations}"
+        await send(protocol.authentication(11, server_first.encode()))
+        final = (await receive()).data.decode()
+        for verifier in found or [self._decoy]:
+            signature = _verify(verifier, bare, server_first, final, nonce)
+            if signature is not None and found:
+                await send(protocol.authentication(12, b"v=" + base64.b64encode(signature)))
+                return
+        raise PgError("28P01", f'password authentication failed for user "{user}"')
 
 
 def _client_first(message: str) -> tuple[str, str]:
