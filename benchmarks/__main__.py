@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks import (
     audit_verify,
+    authz,
     backbone,
     build_1e7,
     build_raw_csv,
@@ -40,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     event_latency.NAME: event_latency.run,
     registry.NAME: registry.run,
     quality.NAME: quality.run,
+    authz.NAME: authz.run,
 }
 
 

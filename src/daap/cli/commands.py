@@ -72,9 +72,11 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
     """Check product folders (default: all in the workspace) without building.
 
     Beyond each folder's own files: quality rules' relationships must name products, ports and
-    columns of the workspace, and sql rules must run on an empty port.
+    columns of the workspace, sql rules must run on an empty port, and access.cedar must be
+    valid Cedar for daap's entities and actions.
     """
     from daap.mesh.observe.quality import rule_problems
+    from daap.mesh.policy.cedar import product_policy_problems
     from daap.spec import load_product
 
     everything = _workspace(ctx).product_folders()
@@ -89,6 +91,7 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
         try:
             spec = load_product(folder)
             problems = rule_problems(spec, {**known, spec.name: spec})
+            problems += [str(d) for d in product_policy_problems(folder)]
             results.append(
                 {"folder": str(folder), "product": spec.name, "ok": not problems, "problems": problems}
             )
