@@ -166,7 +166,17 @@ def test_a_token_is_the_postgresql_password_of_its_principal(mesh, daap_env):
     def verifiers(user):
         return [Verifier(*v) for v in scram_verifiers(ids, user)]
 
-    server = PgWireServer(QueryService(ws), auth=ScramMany(verifiers)).serve_in_thread()
+    from daap.mesh.policy.authn import Authenticator
+
+    seen = []
+
+    def recording(tree, refs, caller):  # the policy hook sees who asks
+        seen.append((caller.name, caller.fingerprint))
+        return tree
+
+    callers = Authenticator(ids, required=True).principal_caller
+    service = QueryService(ws, rewrite=recording)
+    server = PgWireServer(service, auth=ScramMany(verifiers), callers=callers).serve_in_thread()
     try:
 
         def connect(user, password):
@@ -176,6 +186,8 @@ def test_a_token_is_the_postgresql_password_of_its_principal(mesh, daap_env):
         for good in (token, second):
             with connect("ana", good) as conn:
                 assert conn.execute("SELECT count(*) FROM t.t").fetchone() == (2,)
+        assert {name for name, _ in seen} == {"ana"}
+        assert all(fingerprint != "unrestricted" for _, fingerprint in seen)  # its own cache entries
         for user, password in (("ana", revoked), ("gov", token), ("nobody", token), ("ana", "hunter2")):
             with pytest.raises(
                 psycopg.OperationalError, match=f'password authentication failed for user "{user}"'

@@ -210,3 +210,56 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
     finally:
         ids.ws.close()
     output.out.print(f"revoked token {record.token_id} of {record.principal}", markup=False)
+
+
+@cli.group()
+def access() -> None:
+    """Who may do what with a product, and why (the products' Cedar policies)."""
+
+
+@access.command("explain")
+@click.argument("product")
+@click.option(
+    "--as", "principal_name", required=True, metavar="PRINCIPAL", help="The principal to explain for."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def access_explain(ctx: click.Context, product: str, principal_name: str, as_json: bool) -> None:
+    """What PRINCIPAL may do with PRODUCT, per action (and classification), and which policies decided."""
+    from daap.errors import NotFound, UsageError
+    from daap.mesh.policy.cedar import PolicyEngine
+
+    ids = _identities(ctx)
+    try:
+        principal = ids.principal(principal_name)
+        if principal is None:
+            raise UsageError(f"no principal {principal_name!r}", hint="`daap principal list` shows them")
+        specs = {s.name: s for s in (ids.ws.load(f) for f in ids.ws.product_folders())}
+        spec = specs.get(product)
+        if spec is None:
+            raise NotFound(f"no product {product!r} in this workspace (products: {', '.join(sorted(specs))})")
+        explained = PolicyEngine().explain(principal, spec)
+    finally:
+        ids.ws.close()
+    if as_json:
+        output.print_json(explained)
+        return
+    team = explained.get("owner_team") or {}
+    output.out.print(
+        f"{principal_name} on {product} (owner team: {team.get('name') or 'none'}; policies: "
+        f"{explained.get('policy_file') or 'built-in only'})",
+        markup=False,
+    )
+    rows = [
+        [
+            "allow" if d["allowed"] else "deny",
+            d["action"] + (f" [{d['classification']}]" if d.get("classification") else ""),
+            ", ".join(d["policies"]) or "(no policy permits it)",
+            "; ".join(d["errors"]),
+        ]
+        for d in explained["decisions"]
+    ]
+    output.print_table(None, ["", "action", "decided by", "errors"], rows)
+    for problem in explained.get("problems") or []:
+        output.note(f"  problem: {problem}")

@@ -5,6 +5,14 @@ PostgreSQL wire protocol, all over one :class:`~daap.query.service.QueryService`
 bound to 127.0.0.1 unless told otherwise. SIGTERM or Ctrl-C shuts everything
 down cleanly. The servers are composed here, in the CLI: they never import
 each other.
+
+Every port authenticates with one :class:`~daap.mesh.policy.authn.Authenticator`:
+required when the workspace has a principal (``mesh.yaml`` or ``daap principal
+add``), off otherwise, and ``--auth/--no-auth`` overrides. HTTP and Flight SQL
+take ``Authorization: Bearer <token>``; PostgreSQL clients log in as the
+principal with the token as password. ``/healthz`` and ``/metrics`` stay open:
+Prometheus scrapes without credentials, and the metrics carry counts and
+timings, never rows.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,7 +32,13 @@ from daap.cli import output
 from daap.cli.main import cli, handle_errors
 from daap.errors import UsageError
 
+if TYPE_CHECKING:
+    from daap.mesh.policy.authn import Authenticator
+
 PG_PASSWORD = "DAAP_PG_PASSWORD"
+NO_PRINCIPALS = (
+    "no principals: every port is open to anyone who can reach it; add one with daap principal add"
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,11 @@ class Ports:
     show_default=True,
     help="Build the mesh, then rebuild products as their files or upstream products change (`daap watch`).",
 )
+@click.option(
+    "--auth/--no-auth",
+    default=None,
+    help="Require a bearer token on every port (default: when the workspace has principals).",
+)
 @click.pass_context
 @handle_errors
 def up(
@@ -63,11 +82,15 @@ def up(
     tls_cert: Path | None,
     tls_key: Path | None,
     watch: bool,
+    auth: bool | None,
 ) -> None:
     """Serve the mesh's products over REST, GraphQL, Flight SQL and PostgreSQL wire.
 
-    PostgreSQL clients log in with any user name when DAAP_PG_PASSWORD is unset
-    (trust, for local development), else with SCRAM-SHA-256 as user `daap`.
+    When the workspace has principals, every port needs a token (`daap token create`):
+    HTTP and Flight SQL as `Authorization: Bearer <token>`, PostgreSQL as the password of
+    the principal's user name. Without principals every port is open; PostgreSQL clients
+    then log in with any user name when DAAP_PG_PASSWORD is unset (trust, for local
+    development), else with SCRAM-SHA-256 as user `daap`.
     """
     from daap.mesh.workspace import Workspace
     from daap.query.service import QueryService
@@ -78,37 +101,50 @@ def up(
     service = QueryService(ws)
     ports = Ports(host, http_port, flight_port, pg_port)
     try:
-        serve_mesh(service, ports, _tls(tls_cert, tls_key), watch=watch)
+        serve_mesh(service, ports, _tls(tls_cert, tls_key), watch=watch, auth=auth)
     finally:
         ws.close()
 
 
-def serve_mesh(service: Any, ports: Ports, tls: tuple[Path, Path] | None, *, watch: bool = True) -> None:
+def serve_mesh(
+    service: Any, ports: Ports, tls: tuple[Path, Path] | None, *, watch: bool = True, auth: bool | None = None
+) -> None:
     """Start Flight SQL and PostgreSQL in threads, then HTTP in the foreground until a signal.
 
     With ``watch``, the mesh watcher runs in a thread too, on a workspace of its own.
+    ``auth`` requires tokens (True), serves open (False), or decides by whether the workspace
+    has principals (None).
     """
     import uvicorn
 
     from daap.cli.watch import watch_in_thread
+    from daap.mesh.policy.authn import Authenticator
     from daap.servers.flight import FlightSqlServer
-    from daap.servers.pgwire import PgWireServer, Scram, Trust
+    from daap.servers.pgwire import PgWireServer
 
     _check_free(ports)
-    app = http_app(service)
+    authenticator = Authenticator.for_workspace(service.ws, auth)
+    app = http_app(service, authenticator)
     flight_tls = [(tls[0].read_bytes(), tls[1].read_bytes())] if tls else None
     scheme = "grpc+tls" if tls else "grpc"
     flight = FlightSqlServer(
-        service, location=f"{scheme}://{ports.host}:{ports.flight}", tls_certificates=flight_tls
+        service,
+        location=f"{scheme}://{ports.host}:{ports.flight}",
+        tls_certificates=flight_tls,
+        authenticator=authenticator,
     )
     flight_handle = flight.serve_in_thread()
     password = os.environ.get(PG_PASSWORD)
-    auth = Scram({"daap": password}) if password else Trust()
-    pg = PgWireServer(service, host=ports.host, port=ports.pg, auth=auth, ssl_context=_ssl_context(tls))
+    pg_auth = pg_authenticator(authenticator, password)
+    callers = authenticator.principal_caller if authenticator.required else None
+    pg = PgWireServer(
+        service, host=ports.host, port=ports.pg, auth=pg_auth, ssl_context=_ssl_context(tls), callers=callers
+    )
     pg_handle = pg.serve_in_thread()
     watcher = watch_in_thread(service.ws.root) if watch else None
     try:
-        _print_connect(ports, bool(password), tls is not None, watch)
+        _print_connect(ports, bool(password), tls is not None, watch, authenticator)
+        _warn_auth(authenticator, bool(password))
         server = uvicorn.Server(uvicorn.Config(app, host=ports.host, port=ports.http, log_level="warning"))
         # uvicorn stops on SIGTERM/SIGINT, then re-raises the signal with the handler
         # installed before it; a quiet one lets us stop the other servers and exit 0.
@@ -146,9 +182,24 @@ def _check_free(ports: Ports) -> None:
                 ) from None
 
 
-def http_app(service: Any) -> Any:
+def pg_authenticator(authenticator: Authenticator, password: str | None = None) -> Any:
+    """The PostgreSQL port's authenticator: SCRAM-SHA-256 against the principal's live tokens
+    when authentication is required (user = principal, password = token); else SCRAM as user
+    ``daap`` with ``password``, or trust without one."""
+    from daap.servers.pgwire import Scram, ScramMany, Trust, Verifier
+
+    if authenticator.required:
+        return ScramMany(lambda user: [Verifier(*v) for v in authenticator.scram_verifiers(user)])
+    return Scram({"daap": password}) if password else Trust()
+
+
+def http_app(service: Any, authenticator: Authenticator | None = None) -> Any:
     """The HTTP server: REST and OpenAPI at the root, GraphQL at /graphql, the schema registry
-    at /registry, Prometheus metrics at /metrics."""
+    at /registry, Prometheus metrics at /metrics.
+
+    ``authenticator`` guards REST, GraphQL and the registry (default: nobody asked);
+    ``/healthz``, ``/metrics``, ``/docs`` and ``/openapi.json`` stay open.
+    """
     from starlette.routing import Route
 
     from daap.mesh.observe.report import QualityFamilies
@@ -156,14 +207,14 @@ def http_app(service: Any) -> Any:
     from daap.servers.registry import create_app as registry_app
     from daap.servers.rest import create_app as rest_app
 
-    app = rest_app(service)
-    graphql = graphql_app(service)
+    app = rest_app(service, authenticator)
+    graphql = graphql_app(service, authenticator=authenticator)
     # `/graphql` and `/graphql/` both answer: a redirect would lose a POST body in curl
     app.router.routes.append(Route("/graphql", endpoint=graphql, methods=["GET", "POST"]))
     observed = metrics_endpoint(service, [QualityFamilies(service.ws)])
     app.router.routes.append(Route("/metrics", endpoint=observed, methods=["GET"]))
     app.mount("/graphql", graphql)
-    app.mount("/registry", registry_app(service.ws.registry))
+    app.mount("/registry", registry_app(service.ws.registry, authenticator))
     return app
 
 
@@ -200,9 +251,10 @@ def _ssl_context(tls: tuple[Path, Path] | None) -> ssl.SSLContext | None:
     return context
 
 
-def _print_connect(ports: Ports, password: bool, tls: bool, watch: bool) -> None:
+def _print_connect(
+    ports: Ports, password: bool, tls: bool, watch: bool, authenticator: Authenticator
+) -> None:
     host = ports.host
-    user = "daap" if password else "you"
     sslmode = "require" if tls else "disable"
     flight = f"grpc{'+tls' if tls else ''}://{host}:{ports.flight}"
     lines = [
@@ -210,17 +262,13 @@ def _print_connect(ports: Ports, password: bool, tls: bool, watch: bool) -> None
         f"  REST        http://{host}:{ports.http}/api/tables   (OpenAPI: /openapi.json, docs: /docs)",
         f"  GraphQL     http://{host}:{ports.http}/graphql",
         f"  Registry    http://{host}:{ports.http}/registry   (Confluent Schema Registry API)",
-        f"  Metrics     http://{host}:{ports.http}/metrics   (Prometheus)",
+        f"  Metrics     http://{host}:{ports.http}/metrics   (Prometheus, open)",
         f"  Flight SQL  {flight}",
         f"  PostgreSQL  {host}:{ports.pg}",
         "",
-        "connect with:",
-        f"  psql 'host={host} port={ports.pg} user={user} dbname=daap sslmode={sslmode}' -c '\\dt'",
-        f"  curl 'http://{host}:{ports.http}/api/tables'",
-        f'  python -c "import adbc_driver_flightsql.dbapi as f; '
-        f"c = f.connect('{flight}', autocommit=True).cursor(); c.execute('SELECT 1'); print(c.fetchall())\"",
-        f"  curl -s http://{host}:{ports.http}/graphql -H 'content-type: application/json' "
-        '-d \'{"query": "{ __schema { queryType { fields { name } } } }"}\'',
+        authenticator.describe(),
+        "",
+        *(_connect_with_token if authenticator.required else _connect_open)(ports, password, sslmode, flight),
         "",
         *(
             [
@@ -235,3 +283,52 @@ def _print_connect(ports: Ports, password: bool, tls: bool, watch: bool) -> None
     ]
     for line in lines:
         output.out.print(line, markup=False, highlight=False)
+
+
+def _connect_open(ports: Ports, password: bool, sslmode: str, flight: str) -> list[str]:
+    host, user = ports.host, "daap" if password else "you"
+    return [
+        "connect with:",
+        f"  psql 'host={host} port={ports.pg} user={user} dbname=daap sslmode={sslmode}' -c '\\dt'",
+        f"  curl 'http://{host}:{ports.http}/api/tables'",
+        f'  python -c "import adbc_driver_flightsql.dbapi as f; '
+        f"c = f.connect('{flight}', autocommit=True).cursor(); c.execute('SELECT 1'); print(c.fetchall())\"",
+        f"  curl -s http://{host}:{ports.http}/graphql -H 'content-type: application/json' "
+        '-d \'{"query": "{ __schema { queryType { fields { name } } } }"}\'',
+    ]
+
+
+def _connect_with_token(ports: Ports, password: bool, sslmode: str, flight: str) -> list[str]:
+    host = ports.host
+    header = "Authorization: Bearer $DAAP_TOKEN"
+    return [
+        "connect with a token (export DAAP_TOKEN=$(daap token create PRINCIPAL --json | jq -r .token)):",
+        f"  PGPASSWORD=$DAAP_TOKEN psql 'host={host} port={ports.pg} user=PRINCIPAL dbname=daap "
+        f"sslmode={sslmode}' -c '\\dt'",
+        f"  curl -H \"{header}\" 'http://{host}:{ports.http}/api/whoami'",
+        f'  python -c "import os, adbc_driver_flightsql.dbapi as f; '
+        f"c = f.connect('{flight}', db_kwargs={{'adbc.flight.sql.authorization_header': "
+        f"'Bearer ' + os.environ['DAAP_TOKEN']}}, autocommit=True).cursor(); "
+        f"c.execute('SELECT 1'); print(c.fetchall())\"",
+        f"  curl -s http://{host}:{ports.http}/graphql -H \"{header}\" -H 'content-type: application/json' "
+        '-d \'{"query": "{ __schema { queryType { fields { name } } } }"}\'',
+    ]
+
+
+def _warn_auth(authenticator: Authenticator, password: bool) -> None:
+    """Say so when the ports are open to anyone, or when nobody can get in."""
+    principals = authenticator.identities.principals() if authenticator.identities else []
+    if not authenticator.required:
+        if principals:
+            output.note("warning: --no-auth: every port is open to anyone who can reach it")
+        else:
+            output.note(f"warning: {NO_PRINCIPALS}")
+        return
+    if not principals:
+        output.note(
+            "warning: --auth with no principals: nobody can connect until you add one with daap principal add"
+        )
+    if password:
+        output.note(
+            f"warning: {PG_PASSWORD} is ignored: PostgreSQL clients log in as a principal with a token"
+        )

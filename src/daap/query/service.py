@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from daap.errors import NotFound
 from daap.mesh.observe.metrics import QueryMetrics
+from daap.mesh.policy.authn import Caller as Caller  # who asks; defined beside authentication
 from daap.mesh.workspace import PortData, SpecCache, Workspace
 from daap.query import calls
 from daap.query.cache import ResultCache
@@ -31,14 +32,6 @@ from daap.runtime.engine import Relation
 from daap.spec.model import NamedQuery, ProductSpec
 
 Params = Sequence[Any] | Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks. Policies (row filters, masks) key on it; ``fingerprint`` names its policy."""
-
-    name: str = "local"
-    fingerprint: str = "unrestricted"
 
 
 @dataclass(frozen=True)

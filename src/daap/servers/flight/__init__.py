@@ -20,6 +20,12 @@ statement option ``adbc.flight.sql.rpc.call_header.x-daap-at``. The value at
 ``GetFlightInfo`` time is written into the ticket, so ``DoGet`` reads the
 same versions.
 
+Authentication: with an :class:`~daap.mesh.policy.authn.Authenticator` that
+requires it (``daap up`` on a mesh with principals), every call carries the
+header ``authorization: Bearer <token>``; with ADBC, set the database option
+``adbc.flight.sql.authorization_header`` to ``Bearer <token>``. A call without a
+valid token fails with UNAUTHENTICATED and says why.
+
 The Flight SQL messages are declared in :mod:`.protocol` and built at runtime
 (no generated ``_pb2`` module to regenerate).
 """

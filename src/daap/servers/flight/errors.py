@@ -11,6 +11,8 @@ raised                        gRPC status        why
 ============================  =================  ==================================
 QueryRefused, QueryError      INVALID_ARGUMENT   the client's SQL; the message says where
 NotFound                      NOT_FOUND          unknown product, port or version
+AuthenticationError           UNAUTHENTICATED    no valid token (raised by the call middleware)
+PermissionDenied              UNAUTHORIZED       the principal may not do this
 malformed command             INVALID_ARGUMENT   garbage bytes, unknown ``Any`` type
 write commands                UNIMPLEMENTED      daap is read-only: build products instead
 another DaapError             UNAVAILABLE        storage/metadata trouble; retry later
@@ -27,7 +29,7 @@ from typing import Any, TypeVar
 
 import pyarrow.flight as flight
 
-from daap.errors import DaapError, NotFound, QueryError
+from daap.errors import AuthenticationError, DaapError, NotFound, PermissionDenied, QueryError
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +58,10 @@ def to_flight(exc: Exception) -> Exception:
         return exc  # type: ignore[no-any-return]
     if isinstance(exc, NotFound):
         return Missing(str(exc))
+    if isinstance(exc, AuthenticationError):
+        return flight.FlightUnauthenticatedError(str(exc))  # type: ignore[no-any-return]
+    if isinstance(exc, PermissionDenied):
+        return flight.FlightUnauthorizedError(str(exc))  # type: ignore[no-any-return]
     if isinstance(exc, QueryError):
         return InvalidArgument(str(exc))
     if isinstance(exc, DaapError):

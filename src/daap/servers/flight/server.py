@@ -11,6 +11,12 @@ How a query travels (what ADBC's flightsql driver does for ``cursor.execute``)::
 ``CommandStatementQuery`` skips the first two steps. Catalog commands
 (``CommandGetTables`` ...) come back as their own ticket and are answered
 from :meth:`QueryService.tables` at ``DoGet``.
+
+Every call, whatever its RPC, first passes the call middleware: it reads the
+``authorization`` header (``Bearer <token>``) and, when the server's
+:class:`~daap.mesh.policy.authn.Authenticator` requires it, refuses a call
+without a valid token with UNAUTHENTICATED and the reason, before any handler
+runs. The caller it finds is the one every query of the call carries.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ import pyarrow as pa
 import pyarrow.flight as flight
 from google.protobuf.message import Message
 
+from daap.errors import AuthenticationError
+from daap.mesh.policy.authn import HEADER, LOCAL, Authenticator
 from daap.query.engine import QueryResult
 from daap.query.service import Caller, QueryRequest, QueryService
 from daap.servers.flight import metadata
@@ -39,17 +47,30 @@ _METADATA = {"CommandGetCatalogs", "CommandGetDbSchemas", "CommandGetTables", "C
 _WRITES = {"CommandStatementUpdate", "CommandPreparedStatementUpdate", "CommandStatementIngest"}
 
 
-class _Headers(flight.ServerMiddleware):  # type: ignore[misc]
-    def __init__(self, headers: dict[str, list[str]]) -> None:
-        values = headers.get(AT_HEADER) or []
-        self.at: str | None = values[-1] if values else None
+class _Call(flight.ServerMiddleware):  # type: ignore[misc]
+    """What handlers need of a call's headers: who calls, and ``x-daap-at``."""
+
+    def __init__(self, caller: Caller, at: str | None) -> None:
+        self.caller = caller
+        self.at = at
 
 
-class _HeadersFactory(flight.ServerMiddlewareFactory):  # type: ignore[misc]
-    """Keeps the call headers daap reads (``x-daap-at``) where handlers can find them."""
+class _CallFactory(flight.ServerMiddlewareFactory):  # type: ignore[misc]
+    """Authenticates every call and keeps what daap reads of its headers where handlers find it.
 
-    def start_call(self, info: Any, headers: dict[str, list[str]]) -> _Headers:
-        return _Headers(headers)
+    pyarrow runs ``start_call`` before the handler, on the handler's thread; an
+    exception raised here rejects the call with its status.
+    """
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    def start_call(self, info: Any, headers: dict[str, list[str | bytes]]) -> _Call:
+        try:
+            caller = self.authenticator.authenticate_header(_header(headers, HEADER))
+        except AuthenticationError as exc:
+            raise flight.FlightUnauthenticatedError(str(exc)).with_traceback(None) from None
+        return _Call(caller, _header(headers, AT_HEADER))
 
 
 class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
@@ -59,6 +80,8 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         service: the one query path; every query and every catalog listing goes through it.
         location: where to listen; port 0 picks a free port (see :attr:`port`).
         tls_certificates: ``[(cert_pem, key_pem)]`` to serve TLS (``grpc+tls://``).
+        authenticator: who calls (``authorization: Bearer <token>``); default nobody is asked and
+            every call is the local caller.
     """
 
     def __init__(
@@ -68,10 +91,12 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         tls_certificates: list[tuple[bytes, bytes]] | None = None,
         *,
         max_prepared: int = 4096,
+        authenticator: Authenticator | None = None,
     ) -> None:
         if tls_certificates and location.startswith("grpc://"):
             location = "grpc+tls://" + location.removeprefix("grpc://")
-        super().__init__(location, tls_certificates=tls_certificates, middleware={"daap": _HeadersFactory()})
+        middleware = {"daap": _CallFactory(authenticator or Authenticator())}
+        super().__init__(location, tls_certificates=tls_certificates, middleware=middleware)
         self.service = service
         self.protocol = Protocol()
         self.prepared = PreparedStatements(max_prepared)
@@ -263,11 +288,21 @@ def _read_only(command: str) -> str:
     return f"{command}: daap's Flight SQL server is read-only; products change by building them (daap build)"
 
 
+def _header(headers: dict[str, list[str | bytes]], name: str) -> str | None:
+    """The last value of a call header (gRPC header names are lowercase)."""
+    values = headers.get(name) or []
+    if not values:
+        return None
+    value = values[-1]
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
 def _at(context: Any) -> str | None:
-    headers = context.get_middleware("daap")
-    return headers.at if headers is not None else None
+    call = context.get_middleware("daap")
+    return call.at if call is not None else None
 
 
 def _caller(context: Any) -> Caller:
-    """Who is asking. No authentication yet: every Flight client is the local caller."""
-    return Caller()
+    """Who is asking: the caller the call middleware authenticated."""
+    call = context.get_middleware("daap")
+    return call.caller if call is not None else LOCAL

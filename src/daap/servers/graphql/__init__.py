@@ -13,15 +13,17 @@ a page::
 
 Pass ``next`` as ``after`` for the following page; the cursor pins the
 version, so paging sees one version even while a new build is published.
+
+With an :class:`~daap.mesh.policy.authn.Authenticator` that requires it, every
+request but ``GET`` (GraphiQL's page, which runs nothing) needs
+``Authorization: Bearer <token>``; without a valid one the answer is HTTP 401,
+before the query is even parsed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from starlette.requests import Request
-
-from daap.query.service import Caller, QueryService
+from daap.mesh.policy.authn import Authenticator
+from daap.query.service import QueryService
 from daap.servers.graphql.app import GraphQLServer
 from daap.servers.graphql.limits import Limits
 
@@ -33,7 +35,7 @@ def create_app(
     *,
     limits: Limits | None = None,
     refresh_seconds: float = 2.0,
-    caller: Callable[[Request], Caller] | None = None,
+    authenticator: Authenticator | None = None,
 ) -> GraphQLServer:
     """The GraphQL ASGI app over ``service``.
 
@@ -41,11 +43,12 @@ def create_app(
         service: the one query path; shared with the other servers.
         limits: page sizes, depth and cost limits (defaults in :class:`Limits`).
         refresh_seconds: how stale the schema may get before a request re-checks the ports.
-        caller: who a request is (for policies); default the unrestricted local caller.
+        authenticator: who a request is (for policies); default none asked: every request is the
+            unrestricted local caller.
     """
     return GraphQLServer(
         service,
         limits=limits or Limits(),
         refresh_seconds=refresh_seconds,
-        caller=caller or (lambda _request: Caller()),
+        authenticator=authenticator or Authenticator(),
     )

@@ -7,6 +7,12 @@ signature changed, a new schema and ariadne app replace the old one, so a new
 product appears without a restart. Requests in flight keep the app they began
 with.
 
+Authentication happens here too, before ariadne sees the request: a request
+that must carry a token and does not (or carries a bad one) gets HTTP 401 with
+``WWW-Authenticate: Bearer`` and one error, ``extensions.code``
+``UNAUTHENTICATED``; GraphQL never runs. ``GET`` stays open: ariadne only
+renders the GraphiQL page for it (GET queries are not executed).
+
 Errors are translated here (STYLE habit 9): daap's errors keep their message
 and get ``extensions.code`` (``NOT_FOUND``, ``QUERY_REFUSED``, ``QUERY_ERROR``)
 and ``extensions.hint``; anything unexpected in a resolver is logged and
@@ -18,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from ariadne.asgi import GraphQL
@@ -28,17 +34,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from daap.errors import DaapError, NotFound, QueryError, QueryRefused
+from daap.errors import AuthenticationError, DaapError, NotFound, PermissionDenied, QueryError, QueryRefused
+from daap.mesh.policy.authn import LOCAL, Authenticator, challenge
 from daap.query.service import Caller, QueryService, TableInfo
 from daap.servers.graphql.limits import Limits, limits_rule
 from daap.servers.graphql.schema import SchemaBuilder
 from daap.spec.model import ProductSpec
 
 log = logging.getLogger(__name__)
+#: where an authenticated request's caller waits in the ASGI scope for the resolvers' context
+_CALLER = "daap.caller"
 
 #: daap error → ``extensions.code``, most specific first
 ERROR_CODES: tuple[tuple[type[DaapError], str], ...] = (
     (NotFound, "NOT_FOUND"),
+    (AuthenticationError, "UNAUTHENTICATED"),
+    (PermissionDenied, "FORBIDDEN"),
     (QueryRefused, "QUERY_REFUSED"),
     (QueryError, "QUERY_ERROR"),
     (DaapError, "DAAP_ERROR"),
@@ -82,12 +93,12 @@ class GraphQLServer:
         *,
         limits: Limits,
         refresh_seconds: float,
-        caller: Callable[[Request], Caller],
+        authenticator: Authenticator,
     ) -> None:
         self.service = service
         self.limits = limits
         self.refresh_seconds = refresh_seconds
-        self.caller = caller
+        self.authenticator = authenticator
         self._key: Hashable = None
         self._app: GraphQL | None = None
         self._checked = float("-inf")
@@ -97,6 +108,11 @@ class GraphQLServer:
         if scope["type"] == "lifespan":  # served on its own (not mounted): nothing to start
             await _lifespan(receive, send)
             return
+        if scope["type"] == "http" and scope["method"] != "GET" and self.authenticator.required:
+            refused = await self._authenticate(scope)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
         try:
             app = await self.current()
         except Exception as exc:  # no schema yet: say so instead of a bare 500
@@ -106,6 +122,17 @@ class GraphQLServer:
             await JSONResponse(body, status_code=503)(scope, receive, send)
             return
         await app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope) -> JSONResponse | None:
+        """Keep the request's caller in its scope for the resolvers; the 401 response if it has none."""
+        header = Request(scope).headers.get("authorization")
+        try:
+            scope[_CALLER] = await run_in_threadpool(self.authenticator.authenticate_header, header)
+        except AuthenticationError as exc:
+            extensions = {"code": "UNAUTHENTICATED", **({"hint": exc.hint} if exc.hint else {})}
+            body = {"errors": [{"message": exc.message, "extensions": extensions}]}
+            return JSONResponse(body, 401, {"WWW-Authenticate": challenge(header is not None)})
+        return None
 
     async def current(self) -> GraphQL:
         """The app for the current schema, regenerated if the published ports changed."""
@@ -140,7 +167,8 @@ class GraphQLServer:
         log.info("GraphQL schema generated for %d ports", len(tables))
 
     def _context(self, request: Request, _data: Any) -> dict[str, Any]:
-        return {"request": request, "caller": self.caller(request)}
+        caller = request.scope.get(_CALLER)
+        return {"request": request, "caller": caller if isinstance(caller, Caller) else LOCAL}
 
     def _rules(self, _context: Any, _document: Any, data: dict[str, Any]) -> list[Any]:
         variables = data.get("variables") if isinstance(data, dict) else None

@@ -13,10 +13,11 @@ import itertools
 import secrets
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from daap.query.service import QueryService
+from daap.query.service import Caller, QueryService
 from daap.servers.pgwire.auth import Authenticator, Trust
 from daap.servers.pgwire.catalog import Catalog
 from daap.servers.pgwire.protocol import MAX_MESSAGE
@@ -46,6 +47,7 @@ class PgWireServer:
         auth: Authenticator | None = None,
         ssl_context: ssl.SSLContext | None = None,
         *,
+        callers: Callable[[str], Caller] | None = None,
         max_message: int = MAX_MESSAGE,
         workers: int = 16,
     ) -> None:
@@ -53,6 +55,8 @@ class PgWireServer:
         self.host, self.port = host, port
         self.auth: Authenticator = auth or Trust()
         self.ssl_context = ssl_context
+        #: who a logged-in user is to the query path (policies, the result cache); None: Caller(user)
+        self.callers = callers
         self.max_message = max_message
         self.executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="pgwire")
         self.catalog = Catalog(service)

@@ -9,6 +9,7 @@ ParameterStatus / BackendKeyData / ReadyForQuery greeting.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from daap.query.service import Caller
@@ -86,9 +87,9 @@ async def _begin(conn: Connection, params: dict[str, str]) -> None:
     settings["application_name"] = params.get("application_name", "")
     settings["client_encoding"] = params.get("client_encoding", "UTF8")
     commands.parse_at(settings.get("daap.at", ""))
-    conn.state = portal.Session(
-        conn.server.service, conn.server.catalog, settings, dict(SETTINGS), Caller(user)
-    )
+    callers = conn.server.callers
+    caller = Caller(user) if callers is None else await asyncio.to_thread(callers, user)
+    conn.state = portal.Session(conn.server.service, conn.server.catalog, settings, dict(SETTINGS), caller)
     settings["pid"] = str(conn.pid)
     conn.out.append(protocol.authentication(0))
     conn.out += [protocol.parameter_status(k, settings[k]) for k in REPORTED]

@@ -2,6 +2,12 @@
 
 Handlers are plain functions: Starlette runs them in its thread pool, so the
 store's blocking calls never stall the event loop.
+
+With an :class:`~daap.mesh.policy.authn.Authenticator` that requires it, every
+route needs ``Authorization: Bearer <token>`` (Confluent clients:
+``bearer.auth.credentials.source=STATIC_TOKEN``); without a valid one the answer
+is 401 ``{"error_code": 40101, "message": ...}`` (Confluent's code for it) with
+``WWW-Authenticate: Bearer``, before the body is even read.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from daap.errors import DaapError
+from daap.errors import AuthenticationError, DaapError
+from daap.mesh.policy.authn import Authenticator, challenge
 from daap.mesh.registry.service import GLOBAL, TYPES, RegistryError, SchemaRegistry, schema_from_body
 
 MEDIA_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -29,13 +36,21 @@ MAX_BODY = 4_000_000
 Handler = Callable[[SchemaRegistry, Request], Any]
 
 
-def create_app(registry: SchemaRegistry) -> Starlette:
-    """The API over ``registry``."""
+#: Confluent's error code of a request without valid credentials
+UNAUTHORIZED = 40101
+
+
+def create_app(registry: SchemaRegistry, authenticator: Authenticator | None = None) -> Starlette:
+    """The API over ``registry``; ``authenticator`` says who requests are (default: nobody asked)."""
+    auth = authenticator or Authenticator()
 
     def endpoint(handler: Handler) -> Callable[[Request], Any]:
         async def run(request: Request) -> Response:
             from starlette.concurrency import run_in_threadpool
 
+            refused = await _authenticate(auth, request) if auth.required else None
+            if refused is not None:
+                return refused
             try:
                 body = await _body(request)
                 request.state.body = body
@@ -88,6 +103,21 @@ def create_app(registry: SchemaRegistry) -> Starlette:
 
 
 # -- request and response ----------------------------------------------------------------
+
+
+async def _authenticate(auth: Authenticator, request: Request) -> Response | None:
+    """Keep the request's caller in ``request.state.caller``; the 401 response if it has none."""
+    from starlette.concurrency import run_in_threadpool
+
+    header = request.headers.get("authorization")
+    try:
+        request.state.caller = await run_in_threadpool(auth.authenticate_header, header)
+    except AuthenticationError as exc:
+        message = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+        response = _json({"error_code": UNAUTHORIZED, "message": message}, 401)
+        response.headers["WWW-Authenticate"] = challenge(header is not None)
+        return response
+    return None
 
 
 async def _body(request: Request) -> Any:

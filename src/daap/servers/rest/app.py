@@ -7,7 +7,13 @@ Routes (OpenAPI at ``/openapi.json``, rendered at ``/docs``)::
     GET  /api/products/{product}/queries                 the product's named queries
     GET  /api/products/{product}/queries/{name}?arg=...  call one
     POST /api/sql                                        {"sql", "params", "at"}
-    GET  /healthz
+    GET  /api/whoami                                     the principal the request runs as
+    GET  /healthz                                        open: never asks for a token
+
+Authentication: every ``/api`` route depends on :func:`authenticated`, which asks
+the app's :class:`~daap.mesh.policy.authn.Authenticator` who the request is
+(``Authorization: Bearer <token>``); without a valid token it answers 401 before
+any query runs. With authentication off every request is the local caller.
 
 Endpoints are plain functions: FastAPI runs them on its thread pool, so the
 engine never blocks the event loop; streamed bodies are produced on worker
@@ -19,13 +25,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from daap.errors import ArgumentError
 from daap.mesh.observe import report
+from daap.mesh.policy.authn import Authenticator
 from daap.mesh.workspace import At
 from daap.query.engine import AtSpec
-from daap.query.service import QueryRequest, QueryService
+from daap.query.service import Caller, QueryRequest, QueryService
 from daap.servers.rest import errors, formats, models, pages, rows
 from daap.servers.rest.errors import InvalidRequest
 from daap.servers.rest.responses import envelope, page_response, stream_response, versions_header
@@ -45,6 +53,10 @@ CURSOR = Query(
 )
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": models.ErrorBody, "description": "invalid or refused SQL (not one read-only query)"},
+    401: {
+        "model": models.ErrorBody,
+        "description": "no valid bearer token, when the server requires one; the message says what is wrong",
+    },
     404: {"model": models.ErrorBody, "description": "unknown product, port, version or named query"},
     422: {"model": models.ErrorBody, "description": "a bad parameter: column, filter value, cursor, format"},
 }
@@ -66,6 +78,28 @@ is filtered as `at__eq=...`.
 **Pages**: ordered by `_sort`, then by the primary key (all columns if the port has none), so pages never
 overlap or skip. When there are more rows, the `Link` header (`rel="next"`) and the JSON `next` field give the
 URL of the next page; its `_cursor` also pins the version the first page read."""
+
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="a daap token (`daap token create PRINCIPAL`), required when the mesh has principals",
+)
+
+
+def authenticated(
+    request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+) -> Caller:
+    """Who the request is: the caller its queries carry (a plain function: the metadata store blocks).
+
+    Raises:
+        AuthenticationError: authentication is on and the token is missing or not valid (401).
+    """
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator.authenticate_header(request.headers.get("authorization"))
+
+
+#: the caller of the request; FastAPI runs :func:`authenticated` once per request however often it is named
+CALLER = Annotated[Caller, Depends(authenticated)]
 
 
 def _at(raw: str | None) -> At:
@@ -99,7 +133,7 @@ def _run(service: QueryService, query: QueryRequest, fmt: formats.Format) -> Res
 
 
 def _router(service: QueryService) -> APIRouter:
-    api = APIRouter(prefix="/api", responses=ERRORS)
+    api = APIRouter(prefix="/api", responses=ERRORS, dependencies=[Depends(authenticated)])
     ports = pages.Ports(service)
 
     @api.get("/tables", summary="Published output ports", response_model=list[models.Table])
@@ -115,6 +149,7 @@ def _router(service: QueryService) -> APIRouter:
     )
     def port_rows(
         request: Request,
+        caller: CALLER,
         product: Annotated[str, PRODUCT],
         port: Annotated[str, Path(description="the output port's name")],
         columns: Annotated[str | None, COLUMNS] = None,
@@ -127,7 +162,7 @@ def _router(service: QueryService) -> APIRouter:
         fmt = formats.choose(format, request.headers.get("accept"))
         filters = tuple((k, v) for k, v in request.query_params.multi_items() if k not in rows.RESERVED)
         wanted = pages.PageRequest(columns, sort, size, cursor, _at(at), filters)
-        page = pages.read_page(service, ports, product, port, wanted)
+        page = pages.read_page(service, ports, product, port, wanted, caller)
         following = _next_link(request, page.next.encode()) if page.next else None
         headers = versions_header(page.versions)
         if following:
@@ -144,6 +179,7 @@ def _router(service: QueryService) -> APIRouter:
     @api.get("/products/{product}/queries/{name}", summary="Call a named query", responses=DATA)
     def call_named_query(
         request: Request,
+        caller: CALLER,
         product: Annotated[str, PRODUCT],
         name: Annotated[str, Path(description="the named query")],
         format: Annotated[str | None, FORMAT] = None,
@@ -154,7 +190,7 @@ def _router(service: QueryService) -> APIRouter:
         fmt = formats.choose(format, request.headers.get("accept"))
         args = {k: v for k, v in request.query_params.items() if k not in ("_format", "at")}
         try:
-            query = service.named(product, name, args, _at(at), protocol="rest")
+            query = service.named(product, name, args, _at(at), caller, protocol="rest")
         except ArgumentError as exc:
             raise InvalidRequest("arguments", exc.message, hint=exc.hint) from None
         return _run(service, query, fmt)
@@ -173,6 +209,7 @@ def _router(service: QueryService) -> APIRouter:
     @api.post("/sql", summary="Run a read-only SQL query", responses=DATA)
     def sql(
         request: Request,
+        caller: CALLER,
         body: Annotated[
             models.SqlRequest, Body(description="the query, its parameters and the versions to read")
         ],
@@ -182,20 +219,34 @@ def _router(service: QueryService) -> APIRouter:
         The whole result is streamed (no pages): use `LIMIT`, or a streaming format for large results."""
         fmt = formats.choose(format, request.headers.get("accept"))
         params = body.params if body.params is not None else ()
-        return _run(service, QueryRequest(body.sql, params, _at_spec(body.at), protocol="rest"), fmt)
+        query = QueryRequest(body.sql, params, _at_spec(body.at), caller, protocol="rest")
+        return _run(service, query, fmt)
+
+    @api.get("/whoami", summary="The principal the request runs as", response_model=models.Whoami)
+    def whoami(caller: CALLER) -> models.Whoami:
+        """The principal the bearer token proves, with the roles, purposes and attributes policies see;
+        `{"name": "local", "authenticated": false}` when the server does not authenticate."""
+        return models.Whoami.of(caller)
 
     return api
 
 
-def create_app(service: QueryService) -> FastAPI:
-    """The REST API over ``service``; mount more (GraphQL, the UI) on the returned app."""
+def create_app(service: QueryService, authenticator: Authenticator | None = None) -> FastAPI:
+    """The REST API over ``service``; mount more (GraphQL, the UI) on the returned app.
+
+    Args:
+        service: the one query path.
+        authenticator: who requests are; default none asked (every request is the local caller).
+    """
     app = FastAPI(
         title="daap",
         summary="Data products of the mesh: output ports, named queries and SQL",
         description='Errors are `{"error": {"type", "message", "hint"}}`: 400 invalid or refused SQL, '
+        "401 no valid bearer token (when the server requires one: send `Authorization: Bearer <token>`), "
         "404 unknown product/port/version/query, 422 a bad parameter. Every response that read data names "
         "the versions it read in the `X-Daap-Versions` header (`orders=3,titles=1`).",
     )
+    app.state.authenticator = authenticator or Authenticator()
     errors.install(app)
     app.include_router(_router(service))
 

@@ -5,10 +5,11 @@ HTTP statuses (STYLE habit 9). Every error body is::
 
     {"error": {"type": "QueryRefused", "message": "...", "hint": "..." | null}}
 
-Statuses: 400 the SQL is invalid or refused (a write, a file read), 404 an
-unknown product, port, version or named query, 422 a bad request parameter
-(filter, cursor, format, named-query argument, ``at``), 500 only for faults of
-the server itself. 403 is left for authorisation (policies) to come.
+Statuses: 400 the SQL is invalid or refused (a write, a file read), 401 no
+valid bearer token (with ``WWW-Authenticate: Bearer``), 403 the principal may
+not do what it asked, 404 an unknown product, port, version or named query,
+422 a bad request parameter (filter, cursor, format, named-query argument,
+``at``), 500 only for faults of the server itself.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from daap.errors import DaapError, NotFound, QueryError, QueryRefused
+from daap.errors import AuthenticationError, DaapError, NotFound, PermissionDenied, QueryError, QueryRefused
+from daap.mesh.policy.authn import challenge
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class InvalidRequest(DaapError):
 #: most specific first: the first class an error is an instance of decides its status
 STATUS: tuple[tuple[type[DaapError], int], ...] = (
     (InvalidRequest, 422),
+    (AuthenticationError, 401),
+    (PermissionDenied, 403),
     (NotFound, 404),
     (QueryRefused, 400),
     (QueryError, 400),
@@ -59,7 +63,8 @@ async def _daap_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
-    return JSONResponse(error_body(type(exc).__name__, exc.message, exc.hint), status_code=status)
+    headers = {"WWW-Authenticate": challenge("authorization" in request.headers)} if status == 401 else None
+    return JSONResponse(error_body(type(exc).__name__, exc.message, exc.hint), status, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

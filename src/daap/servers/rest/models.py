@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from daap.query.service import TableInfo
+from daap.query.service import Caller, TableInfo
 from daap.spec.model import NamedQuery
 
 
@@ -99,6 +99,33 @@ class SqlRequest(BaseModel):
 
 class Health(BaseModel):
     status: str = "ok"
+
+
+class Whoami(BaseModel):
+    """The caller a request's queries run as (``GET /api/whoami``)."""
+
+    name: str = Field(description="the principal's name; `local` when the server does not authenticate")
+    authenticated: bool = Field(description="whether the request proved a principal with a bearer token")
+    kind: str | None = Field(None, description="person or service")
+    roles: list[str] = []
+    domain: str | None = None
+    purposes: list[str] = []
+    attributes: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, caller: Caller) -> Whoami:
+        p = caller.principal
+        if p is None:
+            return cls(name=caller.name, authenticated=False)
+        return cls(
+            name=p.name,
+            authenticated=True,
+            kind=p.kind,
+            roles=list(p.roles),
+            domain=p.domain,
+            purposes=list(p.purposes),
+            attributes=dict(p.attributes),
+        )
 
 
 class ErrorDetail(BaseModel):

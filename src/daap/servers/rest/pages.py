@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from daap.errors import QueryError
 from daap.mesh.workspace import At
-from daap.query.service import QueryRequest, QueryService, TableInfo
+from daap.query.service import Caller, QueryRequest, QueryService, TableInfo
 from daap.servers.rest import rows
 from daap.servers.rest.cursor import Cursor
 from daap.servers.rest.jsonrows import json_default
@@ -80,8 +80,10 @@ class Ports:
         return info
 
 
-def read_page(service: QueryService, ports: Ports, product: str, port: str, request: PageRequest) -> Page:
-    """One page of ``product.port``, following ``request.cursor`` if given.
+def read_page(
+    service: QueryService, ports: Ports, product: str, port: str, request: PageRequest, caller: Caller
+) -> Page:
+    """One page of ``product.port`` as ``caller`` may see it, following ``request.cursor`` if given.
 
     Raises:
         NotFound: no such product, port or version.
@@ -91,17 +93,19 @@ def read_page(service: QueryService, ports: Ports, product: str, port: str, requ
     at = cursor.version if cursor else request.at
     info, cached = ports.get(product, port, at)
     try:
-        page = _read(service, info, request, cursor, at)
+        page = _read(service, info, request, cursor, at, caller)
     except QueryError:
         if not cached:
             raise
         page = None  # the cached columns may be stale: retry below with fresh ones
     if page is None or page.versions.get(product) != info.table.version:
-        page = _read(service, ports.refresh(product, port, at), request, cursor, at)
+        page = _read(service, ports.refresh(product, port, at), request, cursor, at, caller)
     return page
 
 
-def _read(service: QueryService, info: PortInfo, request: PageRequest, cursor: Cursor | None, at: At) -> Page:
+def _read(
+    service: QueryService, info: PortInfo, request: PageRequest, cursor: Cursor | None, at: At, caller: Caller
+) -> Page:
     keys, unique = rows.order(info.table, request.sort, info.key)
     query = rows.RowsQuery(
         info.table,
@@ -112,7 +116,7 @@ def _read(service: QueryService, info: PortInfo, request: PageRequest, cursor: C
         rows.size(request.size),
     )
     sql, params = query.sql(cursor)
-    result = service.execute(QueryRequest(sql, params, at, protocol="rest"))
+    result = service.execute(QueryRequest(sql, params, at, caller, protocol="rest"))
     got = result.read_all()
     page = got.slice(0, query.size)
     following = (
