@@ -124,6 +124,10 @@ def serve_mesh(
 
     _check_free(ports)
     authenticator = Authenticator.for_workspace(service.ws, auth)
+    if authenticator.required:  # each product's access policy decides who reads it
+        from daap.query.policy import ReadPolicy
+
+        service.rewrite = ReadPolicy(service.product_spec)
     app = http_app(service, authenticator)
     flight_tls = [(tls[0].read_bytes(), tls[1].read_bytes())] if tls else None
     scheme = "grpc+tls" if tls else "grpc"

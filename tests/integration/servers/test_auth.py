@@ -548,11 +548,21 @@ def test_daap_up_requires_a_token_on_every_port_when_the_mesh_has_principals(
         who = httpx.get(up.http + "/api/whoami", headers={"Authorization": f"Bearer {token}"})
         assert who.json()["name"] == "ana"
         db_kwargs = {AUTH_OPTION: f"Bearer {token}"}
+        denied = pytest.raises(adbc_driver_manager.Error, match="permission denied: ana may not read t")
         with (
+            denied,  # t's policy grants ana nothing: `daap up` enforces it
             flightsql.connect(up.flight, db_kwargs=db_kwargs, autocommit=True) as conn,
             conn.cursor() as cursor,
         ):
             cursor.execute("SELECT count(*) FROM t.t")
+        grant = 'permit(principal, action == Daap::Action::"read", resource)'
+        grant += ' when { principal.domain == "content" };'
+        (mesh.root / "t" / "access.cedar").write_text(grant + "\n")
+        with (
+            flightsql.connect(up.flight, db_kwargs=db_kwargs, autocommit=True) as conn,
+            conn.cursor() as cursor,
+        ):
+            cursor.execute("SELECT count(*) FROM t.t")  # the edited policy counts at once
             assert cursor.fetchall() == [(2,)]
         with pg_connect(up.pg, "ana", token) as conn:
             assert conn.execute("SELECT current_user").fetchone() == ("ana",)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from daap.errors import DaapError, NotFound, QueryError, QueryRefused
+from daap.errors import AuthenticationError, DaapError, NotFound, PermissionDenied, QueryError, QueryRefused
 
 
 class PgError(Exception):
@@ -54,6 +54,10 @@ def from_daap(exc: Exception) -> PgError:
     """The ErrorResponse for an exception raised by the query path."""
     if isinstance(exc, PgError):
         return exc
+    if isinstance(exc, PermissionDenied):
+        return PgError("42501", exc.message, hint=exc.hint)
+    if isinstance(exc, AuthenticationError):
+        return PgError("28000", exc.message, hint=exc.hint)
     if isinstance(exc, QueryRefused):
         return PgError(_refused_code(exc), exc.message, hint=exc.hint)
     if isinstance(exc, NotFound):
