@@ -32,3 +32,28 @@ def test_snapshot_with_delete_files_is_read_through_arrow(mesh):
     assert relation.sql is None and relation.arrow is not None
     assert sorted(relation.arrow.column("id").to_pylist()) == [1, 2]
     assert mesh.query("SELECT sum(id) AS s FROM t.t") == [{"s": 3}]
+
+
+def test_a_product_is_found_by_name_and_a_folder_that_does_not_load_is_named(mesh):
+    import pytest as _pytest
+
+    from daap.errors import NotFound
+    from daap.mesh.workspace import SpecCache
+
+    mesh.product("orders", [("id", "integer")], inputs={"s": {"path": "d.csv"}}, files={"d.csv": "id\n1\n"})
+    ws = mesh.workspace()
+    try:
+        specs = SpecCache(ws)
+        assert specs.find("orders").name == "orders"
+        (mesh.root / "orders").rename(mesh.root / "moved")  # a moved folder is found again
+        assert specs.find("orders").folder == mesh.root / "moved"
+        (mesh.root / "broken").mkdir()
+        (mesh.root / "broken" / "dataproduct.yaml").write_text("kind: [")
+        with _pytest.raises(NotFound) as caught:
+            specs.find("nope")
+        assert caught.value.message == "no product 'nope' in the workspace"
+        assert caught.value.hint == (
+            "products: orders; these folders' descriptors do not load (`daap validate` says why): broken"
+        )
+    finally:
+        ws.close()

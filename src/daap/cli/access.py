@@ -227,18 +227,16 @@ def access() -> None:
 @handle_errors
 def access_explain(ctx: click.Context, product: str, principal_name: str, as_json: bool) -> None:
     """What PRINCIPAL may do with PRODUCT, per action (and classification), and which policies decided."""
-    from daap.errors import NotFound, UsageError
+    from daap.errors import UsageError
     from daap.mesh.policy.cedar import PolicyEngine
+    from daap.mesh.workspace import SpecCache
 
     ids = _identities(ctx)
     try:
         principal = ids.principal(principal_name)
         if principal is None:
             raise UsageError(f"no principal {principal_name!r}", hint="`daap principal list` shows them")
-        specs = {s.name: s for s in (ids.ws.load(f) for f in ids.ws.product_folders())}
-        spec = specs.get(product)
-        if spec is None:
-            raise NotFound(f"no product {product!r} in this workspace (products: {', '.join(sorted(specs))})")
+        spec = SpecCache(ids.ws).find(product)
         explained = PolicyEngine().explain(principal, spec)
     finally:
         ids.ws.close()

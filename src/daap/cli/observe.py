@@ -25,11 +25,11 @@ def check(ctx: click.Context, product: str, as_json: bool) -> None:
     """
     from daap.mesh.metadata import check_run_id
     from daap.mesh.observe import quality, report
-    from daap.mesh.workspace import Workspace
+    from daap.mesh.workspace import SpecCache, Workspace
 
     ws = Workspace.open(ctx.find_root().obj)
     try:
-        spec = report._spec(ws, product)
+        spec = SpecCache(ws).find(product)
         version, verdict = quality.check(ws, spec)
         ws.metadata.record_quality_run(verdict.run(check_run_id(), product, quality.now(), version, "check"))
         seen = report.observation(ws, product)

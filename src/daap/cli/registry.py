@@ -47,16 +47,12 @@ def subjects(ctx: click.Context, prefix: str, deleted: bool, as_json: bool) -> N
 @handle_errors
 def check(ctx: click.Context, product: str) -> None:
     """Would PRODUCT's current contracts be accepted by its subjects? (exit 3 if not)"""
-    from daap.errors import NotFound
     from daap.mesh.registry import gate
-    from daap.mesh.workspace import Workspace
+    from daap.mesh.workspace import SpecCache, Workspace
 
     ws = Workspace.open(ctx.find_root().obj)
     try:
-        specs = {spec.name: spec for spec in (ws.load(f) for f in ws.product_folders())}
-        spec = specs.get(product)
-        if spec is None:
-            raise NotFound(f"no product {product!r} in this workspace (products: {', '.join(sorted(specs))})")
+        spec = SpecCache(ws).find(product)
         reg = ws.registry
         for schemas in gate.port_schemas(spec, ws.config.event_format):
             for subject, text in ((schemas.value_subject, schemas.value), (schemas.key_subject, schemas.key)):

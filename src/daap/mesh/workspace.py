@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from daap.errors import BuildError, NotFound
+from daap.errors import BuildError, DaapError, NotFound
 from daap.mesh.metadata import MetadataStore, PortState, ProductVersion, open_metadata_store
 from daap.runtime.engine import Relation
 from daap.runtime.inputs import UpstreamData
@@ -197,6 +197,9 @@ class SpecCache:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self._specs: dict[Path, tuple[tuple[int, ...], ProductSpec]] = {}
+        #: product name -> the folder it was last found in: a lookup by name walks the workspace
+        #: only when the product is new or moved
+        self._folders: dict[str, Path] = {}
 
     def load(self, folder: Path) -> ProductSpec:
         """The spec of ``folder``; raises SpecError as :meth:`Workspace.load` does."""
@@ -205,7 +208,38 @@ class SpecCache:
             return cached[1]
         spec = self.ws.load(folder)
         self._specs[folder] = (_mtimes(spec), spec)
+        self._folders[spec.name] = folder
         return spec
+
+    def find(self, product: str) -> ProductSpec:
+        """The spec of the product named ``product``.
+
+        Raises:
+            NotFound: no valid product of that name (the hint lists the products, and the
+                folders whose descriptor does not load, as one of them may be it).
+        """
+        folder = self._folders.get(product)
+        if folder is not None:
+            with suppress(DaapError):
+                spec = self.load(folder)
+                if spec.name == product:
+                    return spec
+        names, broken = [], []
+        for folder in self.ws.product_folders():
+            try:
+                spec = self.load(folder)
+            except DaapError:
+                broken.append(folder.name)
+                continue
+            if spec.name == product:
+                return spec
+            names.append(spec.name)
+        hint = f"products: {', '.join(sorted(names)) or 'none'}"
+        if broken:
+            hint += (
+                f"; these folders' descriptors do not load (`daap validate` says why): {', '.join(broken)}"
+            )
+        raise NotFound(f"no product {product!r} in the workspace", hint=hint)
 
 
 def _mtimes(spec: ProductSpec) -> tuple[int, ...]:

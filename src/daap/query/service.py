@@ -223,10 +223,7 @@ class QueryService:
         return query
 
     def product_spec(self, product: str) -> ProductSpec:
-        for spec in self.products():
-            if spec.name == product:
-                return spec
-        raise NotFound(f"no product {product!r} in the workspace")
+        return self._specs.find(product)
 
     def products(self) -> list[ProductSpec]:
         """The workspace's products whose descriptors are valid.

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from daap.errors import DaapError, NotFound
-from daap.mesh.metadata import QualityRun
+from daap.errors import DaapError
+from daap.mesh.metadata import BuildRecord, ProductVersion, QualityRun
 from daap.mesh.observe import monitors, slo
 from daap.mesh.registry import odcs
 from daap.mesh.registry.service import Schema
-from daap.mesh.workspace import Workspace
+from daap.mesh.workspace import SpecCache, Workspace
 from daap.spec.model import ProductSpec
 
 HISTORY = 20
@@ -46,13 +46,31 @@ def run_json(run: QualityRun) -> dict[str, Any]:
     }
 
 
-def findings(
-    ws: Workspace, spec: ProductSpec, runs: Sequence[QualityRun], now: datetime
-) -> list[monitors.Finding]:
+@dataclass(frozen=True)
+class History:
+    """What the metadata store recorded of one product, read once for every monitor and SLO."""
+
+    runs: list[QualityRun]  # newest first
+    versions: list[ProductVersion]  # oldest first
+    builds: list[BuildRecord]  # newest first
+
+    @classmethod
+    def read(cls, ws: Workspace, product: str, runs: int = 100) -> History:
+        metadata = ws.metadata
+        return cls(
+            metadata.quality_runs(product, limit=runs),
+            metadata.list_versions(product),
+            metadata.builds(product, limit=500),
+        )
+
+    def objectives(self, spec: ProductSpec, now: datetime) -> list[slo.Slo]:
+        return slo.objectives(spec, self.runs, self.versions, [b.started_at for b in self.builds], now)
+
+
+def findings(ws: Workspace, spec: ProductSpec, history: History, now: datetime) -> list[monitors.Finding]:
     """Every monitor's findings for the product."""
-    versions = ws.metadata.list_versions(spec.name)
+    versions, builds, runs = history.versions, history.builds, history.runs
     latest = versions[-1] if versions else None
-    builds = ws.metadata.builds(spec.name, limit=200)
     good = [b.finished_at or b.started_at for b in builds if b.state in ("published", "unchanged")]
     found = monitors.freshness(spec, latest, now) + monitors.frequency(spec, good, now)
     recent = versions[-(monitors.WINDOW + 1) :]
@@ -118,14 +136,12 @@ def observation(
     Raises:
         NotFound: no such product in the workspace.
     """
-    spec = spec or _spec(ws, product)
+    spec = spec or SpecCache(ws).find(product)
     now = now or datetime.now(UTC)
-    runs = ws.metadata.quality_runs(product, limit=max(history, 100))
+    past = History.read(ws, product, runs=max(history, 100))
+    runs = past.runs
     held = ws.metadata.quarantined(product)
-    versions = ws.metadata.list_versions(product)
-    attempts = [b.started_at for b in ws.metadata.builds(product, limit=500)]
-    objectives = slo.objectives(spec, runs, versions, attempts, now)
-    latest_version = versions[-1] if versions else None
+    latest_version = past.versions[-1] if past.versions else None
     return {
         "product": product,
         "checked_at": now.isoformat(),
@@ -140,8 +156,10 @@ def observation(
             "reasons": list(held.reasons),
             "rows": {p: info.get("rows") for p, info in held.ports.items()},
         },
-        "monitors": [f.as_json() for f in findings(ws, spec, runs, now)],
-        "slos": [o.as_json() for o in objectives],
+        "monitors": [f.as_json() for f in findings(ws, spec, past, now)],
+        "slos": [o.as_json() for o in past.objectives(spec, now)],
+        "last_build": past.builds[0].state if past.builds else None,
+        "last_build_id": past.builds[0].build_id if past.builds else None,
         "history": [
             {
                 "run_id": r.run_id,
@@ -190,11 +208,8 @@ def health(ws: Workspace, specs: Sequence[ProductSpec], now: datetime | None = N
     rows = []
     for spec in specs:
         seen = observation(ws, spec.name, history=1, now=now, spec=spec)
-        builds = ws.metadata.builds(spec.name, limit=1)
         latest = seen["latest"]
-        if seen["quarantined"] is not None and (
-            builds and builds[0].build_id == seen["quarantined"]["build_id"]
-        ):
+        if seen["quarantined"] is not None and seen["last_build_id"] == seen["quarantined"]["build_id"]:
             quality_state = "quarantined"
         elif latest is None:
             quality_state = "no runs"
@@ -213,7 +228,7 @@ def health(ws: Workspace, specs: Sequence[ProductSpec], now: datetime | None = N
             if bad
             else "ok"
         )
-        last_state: str | None = builds[0].state if builds else None
+        last_state: str | None = seen["last_build"]
         if quality_state == "quarantined" and seen["quarantined"] is not None:
             last_state = "quarantined"
         verdict = "healthy"
@@ -237,27 +252,11 @@ def health(ws: Workspace, specs: Sequence[ProductSpec], now: datetime | None = N
     return rows
 
 
-def _spec(ws: Workspace, product: str) -> ProductSpec:
-    for folder in ws.product_folders():
-        try:
-            spec = ws.load(folder)
-        except DaapError:
-            continue
-        if spec.name == product:
-            return spec
-    raise NotFound(f"no product {product!r} in the workspace", hint="`daap status` lists the products")
-
-
-__all__ = ["Health", "health", "observation", "run_json"]
-
-
 class QualityFamilies:
     """Prometheus families of the observation plane (a ``FamilySource`` of ``/metrics``): each
     product's latest rule results, whether it is quarantined, and its SLOs."""
 
     def __init__(self, ws: Workspace) -> None:
-        from daap.mesh.workspace import SpecCache
-
         self.specs = SpecCache(ws)
 
     def __call__(self, ws: Workspace) -> Iterable[Any]:
@@ -291,17 +290,15 @@ class QualityFamilies:
                 spec = self.specs.load(folder)
             except DaapError:
                 continue
-            runs = ws.metadata.quality_runs(spec.name, limit=100)
-            if runs:
-                for o in runs[0].outcomes:
+            past = History.read(ws, spec.name)
+            if past.runs:
+                for o in past.runs[0].outcomes:
                     labels = [spec.name, o.port, o.rule, o.severity, str(o.detail.get("dimension") or "")]
                     passed.add_metric(labels, 1.0 if o.passed else 0.0)
                     if isinstance(o.detail.get("value"), int | float):
                         value.add_metric(labels, float(o.detail["value"]))
             held.add_metric([spec.name], 0.0 if ws.metadata.quarantined(spec.name) is None else 1.0)
-            versions = ws.metadata.list_versions(spec.name)
-            attempts = [b.started_at for b in ws.metadata.builds(spec.name, limit=500)]
-            for objective in slo.objectives(spec, runs, versions, attempts, now):
+            for objective in past.objectives(spec, now):
                 labels = [spec.name, objective.port, objective.objective]
                 if objective.pass_rate is not None:
                     rate.add_metric(labels, objective.pass_rate / 100.0)
@@ -311,3 +308,6 @@ class QualityFamilies:
                 for status in ("met", "at_risk", "breached", "no_data"):
                     state.add_metric([*labels, status], 1.0 if objective.status == status else 0.0)
         return [passed, value, held, rate, budget, state]
+
+
+__all__ = ["Health", "History", "QualityFamilies", "findings", "health", "observation", "run_json"]
