@@ -17,6 +17,7 @@ the contract's :class:`~daap.spec.model.QualityRule` list (:mod:`daap.spec.quali
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from daap.errors import SpecError
 from daap.spec.diagnose import check_identifier, validate
 from daap.spec.model import ColumnSpec, ContractSpec
 from daap.spec.quality import quality_rules
-from daap.spec.types import NESTED, TypeMappingError, quote, sql_type
+from daap.spec.types import NESTED, TypeMappingError, duration, quote, sql_type
 from daap.spec.yamlpos import Loc, YamlDoc, load_yaml
 
 #: the ODCS versions whose shape the v3 model describes
@@ -65,27 +66,74 @@ def load_contract(path: Path, port: str, shown: str | None = None) -> ContractSp
     columns, primary_key = _columns(doc, obj)
     rules = quality_rules(doc, obj, columns) if obj is not None else ()
     level = _compatibility(doc)
+    sla = _sla(doc)
+    target = _slo_target(doc)
     if doc.diagnostics:
         raise SpecError(doc.diagnostics)
     data = doc.data
-    return ContractSpec(path, data["id"], data["version"], columns, primary_key, odcs, level, rules)
+    return ContractSpec(
+        path, data["id"], data["version"], columns, primary_key, odcs, level, rules, sla, target
+    )
+
+
+def _custom(doc: YamlDoc, name: str) -> list[tuple[int, Any]]:
+    """(index, value) of each contract-level custom property called ``name``."""
+    props = doc.get(("customProperties",))
+    if not isinstance(props, list):
+        return []
+    return [
+        (i, p.get("value")) for i, p in enumerate(props) if isinstance(p, dict) and p.get("property") == name
+    ]
 
 
 def _compatibility(doc: YamlDoc) -> str | None:
     """The ``compatibility`` custom property: the port's level in the schema registry."""
-    props = doc.get(("customProperties",))
-    if not isinstance(props, list):
-        return None
-    for i, prop in enumerate(props):
-        if isinstance(prop, dict) and prop.get("property") == "compatibility":
-            value = prop.get("value")
-            if isinstance(value, str) and value.upper() in COMPATIBILITY_LEVELS:
-                return value.upper()
-            doc.report(
-                ("customProperties", i, "value"),
-                f"compatibility must be one of {', '.join(COMPATIBILITY_LEVELS)}, got {value!r}",
-            )
+    for i, value in _custom(doc, "compatibility"):
+        if isinstance(value, str) and value.upper() in COMPATIBILITY_LEVELS:
+            return value.upper()
+        doc.report(
+            ("customProperties", i, "value"),
+            f"compatibility must be one of {', '.join(COMPATIBILITY_LEVELS)}, got {value!r}",
+        )
     return None
+
+
+def _slo_target(doc: YamlDoc) -> float | None:
+    """The ``sloTarget`` custom property: a percent above 0, at most 100."""
+    for i, value in _custom(doc, "sloTarget"):
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 100:
+            return float(value)
+        doc.report(
+            ("customProperties", i, "value"),
+            f"sloTarget must be a percent above 0, at most 100, got {value!r}",
+        )
+    return None
+
+
+#: the ``slaProperties`` daap's monitors and SLOs read, each a duration
+WATCHED_SLAS = ("latency", "frequency")
+
+
+def _sla(doc: YamlDoc) -> dict[str, timedelta]:
+    """``latency`` and ``frequency`` from ``slaProperties``, as durations (``value`` + ``unit``)."""
+    props = doc.get(("slaProperties",))
+    found: dict[str, timedelta] = {}
+    for i, prop in enumerate(props if isinstance(props, list) else []):
+        name = prop.get("property") if isinstance(prop, dict) else None
+        if not isinstance(name, str) or name.lower() not in WATCHED_SLAS:
+            continue
+        value, unit = prop.get("value"), prop.get("unit")
+        limit = duration(value, unit)
+        if limit is None:
+            units = ", ".join(sorted({"s", "m", "h", "d", "w"}))
+            doc.report(
+                ("slaProperties", i, "unit" if "unit" in prop else "value"),
+                f"{name} must be a positive number with a unit ({units}, or words like hours), "
+                f"got value {value!r}, unit {unit!r}",
+            )
+        else:
+            found[name.lower()] = limit
+    return found
 
 
 def _check_header(doc: YamlDoc) -> None:

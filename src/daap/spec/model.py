@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -156,6 +157,10 @@ class ContractSpec:
     compatibility: str | None = None
     #: the port's quality rules, relationships included (see :mod:`daap.spec.quality`)
     quality: tuple[QualityRule, ...] = ()
+    #: the ``slaProperties`` daap watches, as durations: ``latency`` and ``frequency``
+    sla: Mapping[str, timedelta] = field(default_factory=dict)
+    #: the ``sloTarget`` custom property: percent of observations an SLO needs; None: the default
+    slo_target: float | None = None
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)

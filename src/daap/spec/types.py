@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from daap.errors import DaapError
@@ -166,3 +167,30 @@ def _physical(logical_type: str, physical_type: str) -> str:
 def quote(name: str) -> str:
     """A field name inside a DuckDB ``STRUCT(…)`` type."""
     return '"' + name.replace('"', '""') + '"'
+
+
+#: seconds per duration unit, as ODCS SLAs and the CLI write them
+DURATION_UNITS: dict[str, int] = {
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+    **dict.fromkeys(("w", "week", "weeks"), 604800),
+}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+
+
+def duration(value: Any, unit: Any = None) -> timedelta | None:
+    """A positive duration from a number and a unit (``4``, ``h``) or one text (``"30d"``,
+    ``"12 hours"``); None when it is not one."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None or unit is not None:
+            return None
+        value, unit = float(match.group(1)), match.group(2)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(unit, str):
+        return None
+    seconds = DURATION_UNITS.get(unit.lower())
+    if seconds is None or value <= 0:
+        return None
+    return timedelta(seconds=float(value) * seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,56 @@ def test_nesting_is_bounded(raw: ProductFolder) -> None:
     raw.edit(CONTRACT, PRICE, deep)
 
     assert raw.problem("nested more than 16 levels deep")
+
+
+def test_latency_frequency_and_slo_target_are_read_from_the_contract(raw: ProductFolder) -> None:
+    raw.write(
+        CONTRACT,
+        TITLES_CONTRACT
+        + "slaProperties:\n  - {property: latency, value: 4, unit: h}\n"
+        + "  - {property: frequency, value: 1, unit: d}\n"
+        + "  - {property: retention, value: 3, unit: y}\n"
+        + "customProperties:\n  - {property: sloTarget, value: 99.5}\n",
+    )
+
+    contract = raw.load().output_ports[0].contract
+
+    assert contract.sla == {
+        "latency": timedelta(hours=4),
+        "frequency": timedelta(days=1),
+    }  # retention is not watched
+    assert contract.slo_target == 99.5
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment", "at"),
+    [
+        (
+            "slaProperties:\n  - {property: latency, value: 4, unit: fortnights}\n",
+            "latency must be a positive",
+            "unit",
+        ),
+        (
+            "slaProperties:\n  - {property: frequency, value: 0, unit: d}\n",
+            "frequency must be a positive",
+            "unit",
+        ),
+        (
+            "customProperties:\n  - {property: sloTarget, value: 120}\n",
+            "sloTarget must be a percent",
+            "value: 120",
+        ),
+        (
+            "customProperties:\n  - {property: sloTarget, value: high}\n",
+            "sloTarget must be a percent",
+            "value: high",
+        ),
+    ],
+)
+def test_bad_slas_and_slo_targets_are_positioned_errors(raw: ProductFolder, extra, fragment, at) -> None:
+    raw.write(CONTRACT, TITLES_CONTRACT + extra)
+
+    problem = raw.problem(fragment)
+
+    text = TITLES_CONTRACT + extra
+    assert problem.line == line_of(text, at)

@@ -15,7 +15,6 @@ every small change into an alert.
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,14 +28,6 @@ Status = Literal["ok", "warn", "fail", "unknown"]
 
 WINDOW = 10
 MIN_HISTORY = 3
-
-_UNITS = {
-    "s": 1, "sec": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-    "w": 604800, "week": 604800, "weeks": 604800,
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,26 +50,9 @@ class Finding:
         }
 
 
-def duration(value: Any, unit: Any) -> timedelta | None:
-    """An ODCS SLA value and unit (``4``, ``h``) as a duration; None if not a duration."""
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*", value)
-        if match is None:
-            return None
-        value, unit = float(match.group(1)), match.group(2)
-    if not isinstance(value, int | float) or not isinstance(unit, str):
-        return None
-    seconds = _UNITS.get(unit.lower())
-    return None if seconds is None else timedelta(seconds=float(value) * seconds)
-
-
 def sla(contract: ContractSpec, name: str) -> timedelta | None:
     """The contract's ``slaProperties`` entry ``name`` (``latency``, ``frequency``) as a duration."""
-    odcs = contract.odcs
-    for prop in getattr(odcs, "slaProperties", None) or ():
-        if (prop.property or "").lower() == name.lower():
-            return duration(prop.value, prop.unit)
-    return None
+    return contract.sla.get(name)
 
 
 def freshness(spec: ProductSpec, latest: ProductVersion | None, now: datetime) -> list[Finding]:
@@ -237,7 +211,6 @@ __all__ = [
     "Finding",
     "anomaly",
     "drift",
-    "duration",
     "frequency",
     "freshness",
     "schema_changes",

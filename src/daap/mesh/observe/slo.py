@@ -96,14 +96,7 @@ class Slo:
 
 def target_of(contract: ContractSpec) -> float:
     """The contract's ``sloTarget`` custom property (percent), else the default."""
-    for prop in getattr(contract.odcs, "customProperties", None) or ():
-        if getattr(prop, "property", None) == "sloTarget":
-            try:
-                value = float(prop.value)
-            except (TypeError, ValueError):
-                return DEFAULT_TARGET
-            return value if 0 < value <= 100 else DEFAULT_TARGET
-    return DEFAULT_TARGET
+    return contract.slo_target or DEFAULT_TARGET
 
 
 def objectives(

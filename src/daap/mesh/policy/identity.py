@@ -23,29 +23,28 @@ from daap.errors import AuthenticationError, UsageError
 from daap.mesh.metadata import StoredPrincipal, StoredToken
 from daap.mesh.workspace import Workspace
 from daap.spec.mesh import PRINCIPAL_KINDS, PRINCIPAL_NAME, PrincipalSpec
+from daap.spec.types import duration
 
 TOKEN_PREFIX = "daap_"
 _TOKEN = re.compile(r"^daap_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 #: how long a token lives unless told otherwise
 DEFAULT_LIFETIME = timedelta(days=90)
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def lifetime(text: str) -> timedelta | None:
-    """``30d``, ``12h``, ``90m``, ``2w``, or ``never`` (None).
+    """``30d``, ``12h``, ``90m``, ``2w`` (any :func:`~daap.spec.types.duration`), or ``never`` (None).
 
     Raises:
         UsageError: anything else.
     """
     if text.strip().lower() == "never":
         return None
-    match = _DURATION.match(text.strip().lower())
-    if match is None or int(match.group(1)) == 0:
+    found = duration(text)
+    if found is None:
         raise UsageError(
             f"--expires {text!r} is not a duration", hint="write it like 90m, 12h, 30d, 2w, or never"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    return found
 
 
 def digest(token: str) -> str:
