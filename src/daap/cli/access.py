@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -10,11 +12,17 @@ from daap.cli import output
 from daap.cli.main import cli, handle_errors
 
 
-def _identities(ctx: click.Context) -> Any:
+@contextmanager
+def _identities(ctx: click.Context) -> Iterator[Any]:
+    """The workspace's identities, its metadata store closed afterwards."""
     from daap.mesh.policy.identity import Identities
     from daap.mesh.workspace import Workspace
 
-    return Identities(Workspace.open(ctx.find_root().obj))
+    ws = Workspace.open(ctx.find_root().obj)
+    try:
+        yield Identities(ws)
+    finally:
+        ws.close()
 
 
 @cli.group()
@@ -46,12 +54,9 @@ def principal_add(
     from daap.mesh.policy.identity import attributes
     from daap.spec.mesh import PrincipalSpec
 
-    ids = _identities(ctx)
-    try:
+    with _identities(ctx) as ids:
         spec = PrincipalSpec(name, kind, roles, domain, purposes, attributes(attrs))  # type: ignore[arg-type]
         ids.add(spec)
-    finally:
-        ids.ws.close()
     output.out.print(f"added {kind} {name}; `daap token create {name}` gives it a token", markup=False)
 
 
@@ -61,11 +66,8 @@ def principal_add(
 @handle_errors
 def principal_list(ctx: click.Context, as_json: bool) -> None:
     """List the principals, from mesh.yaml and added here."""
-    ids = _identities(ctx)
-    try:
+    with _identities(ctx) as ids:
         found = ids.principals()
-    finally:
-        ids.ws.close()
     rows = [
         {
             "name": p.name,
@@ -104,11 +106,8 @@ def principal_list(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def principal_remove(ctx: click.Context, name: str) -> None:
     """Remove a principal added here, and revoke its tokens."""
-    ids = _identities(ctx)
-    try:
+    with _identities(ctx) as ids:
         revoked = ids.remove(name)
-    finally:
-        ids.ws.close()
     output.out.print(f"removed {name}; revoked {revoked} token(s)", markup=False)
 
 
@@ -130,11 +129,8 @@ def token_create(
     """Create a token for PRINCIPAL and print it, once: only its hash is kept."""
     from daap.mesh.policy.identity import lifetime
 
-    ids = _identities(ctx)
-    try:
+    with _identities(ctx) as ids:
         record, secret = ids.create_token(principal_name, lifetime(expires), description)
-    finally:
-        ids.ws.close()
     until = "never" if record.expires_at is None else record.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     if as_json:
         output.print_json(
@@ -154,11 +150,8 @@ def token_list(ctx: click.Context, principal_name: str | None, as_json: bool) ->
     """List tokens (ids, never the tokens themselves) with their state."""
     from datetime import UTC, datetime
 
-    ids = _identities(ctx)
-    try:
+    with _identities(ctx) as ids:
         found = ids.tokens(principal_name)
-    finally:
-        ids.ws.close()
     now = datetime.now(UTC)
 
     def state(t: Any) -> str:
@@ -204,11 +197,8 @@ def token_list(ctx: click.Context, principal_name: str | None, as_json: bool) ->
 @handle_errors
 def token_revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke a token by its id: it stops working at once, on every port."""
-    ids = _identities(ctx)
-    try:
+    with _identities(ctx) as ids:
         record = ids.revoke(token_id)
-    finally:
-        ids.ws.close()
     output.out.print(f"revoked token {record.token_id} of {record.principal}", markup=False)
 
 
@@ -231,15 +221,12 @@ def access_explain(ctx: click.Context, product: str, principal_name: str, as_jso
     from daap.mesh.policy.cedar import PolicyEngine
     from daap.mesh.workspace import SpecCache
 
-    ids = _identities(ctx)
-    try:
+    with _identities(ctx) as ids:
         principal = ids.principal(principal_name)
         if principal is None:
             raise UsageError(f"no principal {principal_name!r}", hint="`daap principal list` shows them")
         spec = SpecCache(ids.ws).find(product)
         explained = PolicyEngine().explain(principal, spec)
-    finally:
-        ids.ws.close()
     if as_json:
         output.print_json(explained)
         return
