@@ -197,7 +197,7 @@ def query(
     quarantined: bool,
 ) -> None:
     """Run a read-only SQL query; each output port is the table <product>.<port>."""
-    from daap.query.service import QueryRequest, QueryService
+    from daap.query.service import NoMetrics, QueryRequest, QueryService
 
     if fmt == "parquet" and out_path is None:
         raise QueryError("--format parquet writes a file: add -o FILE")
@@ -206,7 +206,7 @@ def query(
     ws = _workspace(ctx)
     try:
         request = QueryRequest(sql, at=parse_at(at_values), protocol="cli", quarantined=quarantined)
-        result = QueryService(ws, cache_bytes=0).execute(request)
+        result = QueryService(ws, cache_bytes=0, metrics=NoMetrics()).execute(request)
         try:
             rows = output.write_arrow(result.reader, fmt, sys.stdout.buffer, out_path)
         finally:

@@ -14,13 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 from sqlglot import exp
 
 from daap.errors import NotFound
-from daap.mesh.observe.metrics import QueryMetrics
 from daap.mesh.policy.authn import Caller as Caller  # who asks; defined beside authentication
 from daap.mesh.workspace import PortData, SpecCache, Workspace
 from daap.query import calls
@@ -44,6 +43,23 @@ class QueryRequest:
     protocol: str = "sql"
     #: read each product's quarantined build instead of its latest version, where it has one
     quarantined: bool = False
+
+
+class Metrics(Protocol):
+    """Where the service reports each query (:class:`daap.mesh.observe.metrics.QueryMetrics`)."""
+
+    def observe(self, protocol: str, ports: Sequence[PortRef], seconds: float, *, cached: bool) -> None: ...
+    def failed(self, protocol: str, error: BaseException) -> None: ...
+
+
+class NoMetrics:
+    """Keeps nothing: for one-shot callers (the CLI) that never expose metrics."""
+
+    def observe(self, protocol: str, ports: Sequence[PortRef], seconds: float, *, cached: bool) -> None:
+        return None
+
+    def failed(self, protocol: str, error: BaseException) -> None:
+        return None
 
 
 #: a policy rewrite: (parsed query, the ports it reads, the caller) -> the query to run
@@ -82,10 +98,14 @@ class QueryService:
         *,
         cache_bytes: int = 256 << 20,
         rewrite: Rewrite = no_rewrite,
-        metrics: QueryMetrics | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.ws = ws
-        self.metrics = metrics if metrics is not None else QueryMetrics()
+        if metrics is None:  # prometheus_client costs ~70 ms to import: only when metrics are kept
+            from daap.mesh.observe.metrics import QueryMetrics
+
+            metrics = QueryMetrics()
+        self.metrics: Metrics = metrics
         self.engine = QueryEngine(ws)
         self.cache = ResultCache(cache_bytes)
         self.rewrite = rewrite
