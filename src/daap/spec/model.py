@@ -126,17 +126,18 @@ class QualityRule:
     column: str | None
     kind: QualityKind
     #: nullValues, missingValues, invalidValues, duplicateValues or rowCount (kind ``metric``)
-    metric: str | None
+    metric: str | None = None
     #: missingValues, validValues, pattern, or properties (a composite key's columns)
-    arguments: Mapping[str, Any]
-    query: str | None
-    operator: str
-    threshold: float | tuple[float, float]
-    unit: QualityUnit
-    severity: Severity
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    query: str | None = None
+    #: the defaults are ODCS's for the counting metrics: ``mustBe: 0`` rows, severity error
+    operator: str = "mustBe"
+    threshold: float | tuple[float, float] = 0.0
+    unit: QualityUnit = "rows"
+    severity: Severity = "error"
     #: the ODCS dimension (accuracy, completeness, ...), recorded only
-    dimension: str | None
-    description: str | None
+    dimension: str | None = None
+    description: str | None = None
     #: kind ``relationship``: the referenced column as ``product.port.column``
     references: str | None = None
 

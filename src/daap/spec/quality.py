@@ -453,19 +453,7 @@ def _relationships(doc: YamlDoc, loc: Loc, column: str) -> list[_Found]:
 
 def _reference(name: str, column: str, target: str) -> QualityRule:
     return QualityRule(
-        name=name,
-        column=column,
-        kind="relationship",
-        metric=None,
-        arguments={},
-        query=None,
-        operator="mustBe",
-        threshold=0.0,
-        unit="rows",
-        severity="error",
-        dimension=None,
-        description=f"every non-null {column} is a {target}",
-        references=target,
+        name, column, "relationship", description=f"every non-null {column} is a {target}", references=target
     )
 
 

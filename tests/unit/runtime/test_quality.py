@@ -47,21 +47,8 @@ def con() -> Iterator[Any]:
 
 def rule(metric: str | None = "nullValues", column: str | None = "country", **fields: Any) -> QualityRule:
     """A rule as the spec layer makes it; ``mustBe: 0`` in rows unless told otherwise."""
-    base: dict[str, Any] = dict(
-        name=f"{column}.{metric}" if column else str(metric),
-        column=column,
-        kind="metric",
-        metric=metric,
-        arguments={},
-        query=None,
-        operator="mustBe",
-        threshold=0.0,
-        unit="rows",
-        severity="error",
-        dimension=None,
-        description=None,
-    )
-    return QualityRule(**{**base, **fields})
+    name = f"{column}.{metric}" if column else str(metric)
+    return QualityRule(**{"name": name, "column": column, "kind": "metric", "metric": metric, **fields})
 
 
 def sql(query: str, column: str | None = None, **fields: Any) -> QualityRule:

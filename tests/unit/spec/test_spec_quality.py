@@ -45,20 +45,12 @@ def at(text: str, line: str, token: str) -> tuple[int, int]:
 
 def rule(**fields: Any) -> QualityRule:
     """A rule with the defaults of an unadorned ``nullValues`` on ``title``."""
-    base: dict[str, Any] = dict(
-        name="title.nullValues",
-        column="title",
-        kind="metric",
-        metric="nullValues",
-        arguments={},
-        query=None,
-        operator="mustBe",
-        threshold=0.0,
-        unit="rows",
-        severity="error",
-        dimension=None,
-        description=None,
-    )
+    base: dict[str, Any] = {
+        "name": "title.nullValues",
+        "column": "title",
+        "kind": "metric",
+        "metric": "nullValues",
+    }
     return QualityRule(**{**base, **fields})
 
 
