@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from daap.mesh.metadata import MetadataStore, StoredPrincipal, StoredToken, open_metadata_store
+from daap.mesh.metadata import MetadataStore, StoredPrincipal, StoredToken
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    url = (
-        f"sqlite://{tmp_path}/metadata.db"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    opened = open_metadata_store(url)
-    yield opened
-    opened.close()
 
 
 def test_principals_round_trip_and_names_are_unique(store: MetadataStore) -> None:

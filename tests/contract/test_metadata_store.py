@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,24 +31,6 @@ from daap.mesh.metadata import (
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 US = timedelta(microseconds=1)
 PORTS = {"popularity": PortState("title_popularity.popularity", (11, 12), 3)}
-
-
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL of an empty store; nothing has opened it yet."""
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/state/metadata.db"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[MetadataStore]:
-    opened = open_metadata_store(store_url)
-    yield opened
-    opened.close()
 
 
 def publish_new(

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from daap.mesh.metadata import (
     MetadataStore,
@@ -16,22 +12,9 @@ from daap.mesh.metadata import (
     Quarantined,
     RuleOutcome,
     check_run_id,
-    open_metadata_store,
 )
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    url = (
-        f"sqlite://{tmp_path}/metadata.db"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    opened = open_metadata_store(url)
-    yield opened
-    opened.close()
 
 
 def build(store: MetadataStore, product: str) -> str:

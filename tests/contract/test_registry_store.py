@@ -10,7 +10,6 @@ import itertools
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,6 @@ import pytest
 from daap.mesh.metadata import MetadataStore, SchemaReference, open_metadata_store
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/state/metadata.db"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[MetadataStore]:
-    opened = open_metadata_store(store_url)
-    yield opened
-    opened.close()
 
 
 def test_identical_schemas_share_one_global_id(store: MetadataStore) -> None:
