@@ -448,8 +448,14 @@ def test_public_names() -> None:
     import daap.mesh.metadata as metadata
 
     assert sorted(metadata.__all__) == [
+        "AccessEntry",
+        "AccessLogStore",
         "BuildRecord",
         "BuildState",
+        "ControlStore",
+        "ControlVersion",
+        "GovernanceRecord",
+        "GovernanceStore",
         "IdentityStore",
         "MetadataStore",
         "ObservationStore",

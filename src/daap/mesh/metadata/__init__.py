@@ -28,6 +28,14 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from daap.errors import ConfigError
+from daap.mesh.metadata._control import (
+    AccessEntry,
+    AccessLogStore,
+    ControlStore,
+    ControlVersion,
+    GovernanceRecord,
+    GovernanceStore,
+)
 from daap.mesh.metadata._identity import IdentityStore, StoredPrincipal, StoredToken
 from daap.mesh.metadata._observe import (
     ObservationStore,
@@ -41,8 +49,14 @@ from daap.mesh.metadata._registry import RegistryStore, SchemaReference, StoredS
 from daap.mesh.metadata._urls import redact_url
 
 __all__ = [
+    "AccessEntry",
+    "AccessLogStore",
     "BuildRecord",
     "BuildState",
+    "ControlStore",
+    "ControlVersion",
+    "GovernanceRecord",
+    "GovernanceStore",
     "IdentityStore",
     "MetadataStore",
     "ObservationStore",
@@ -125,7 +139,9 @@ class Publication:
     updated_at: datetime
 
 
-class MetadataStore(RegistryStore, ObservationStore, IdentityStore, Protocol):
+class MetadataStore(
+    RegistryStore, ObservationStore, IdentityStore, AccessLogStore, ControlStore, GovernanceStore, Protocol
+):
     """Port for recording builds and published product versions (and the schema registry's tables).
 
     Every method is safe to call from several threads on one store object and

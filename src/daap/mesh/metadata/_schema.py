@@ -5,7 +5,7 @@ schema version is the highest one. Opening a store applies the missing ones in
 order, inside one transaction, under the adapter's schema lock, so two
 processes opening a fresh database at once do not both create the tables.
 
-To grow the schema (catalog, schema registry, principals), append a
+To grow the schema (catalog, schema registry, principals, access control), append a
 :class:`Migration` with the next number; never edit one that has shipped.
 Statements use ``{timestamp}``, ``{json}`` and ``{serial}`` for the column
 types that differ (see :class:`~daap.mesh.metadata._dialect.Dialect`), and
@@ -209,6 +209,51 @@ MIGRATIONS: tuple[Migration, ...] = (
                 revoked_at {timestamp}
             )""",
             "CREATE INDEX daap_tokens_by_principal ON daap_tokens (principal)",
+        ),
+    ),
+    Migration(
+        6,
+        "control",
+        (
+            # One row per access decision. No CHECK on action or protocol: a newer daap may
+            # log new ones, and AccessEntry already refuses unknown ones when it is made.
+            """CREATE TABLE daap_access_log (
+                id {serial},
+                at {timestamp} NOT NULL,
+                principal TEXT NOT NULL,
+                product TEXT NOT NULL,
+                port TEXT,
+                action TEXT NOT NULL,
+                allowed BOOLEAN NOT NULL,
+                policies {json} NOT NULL,
+                protocol TEXT NOT NULL,
+                detail TEXT
+            )""",
+            "CREATE INDEX daap_access_log_by_product ON daap_access_log (product, at)",
+            "CREATE INDEX daap_access_log_by_principal ON daap_access_log (principal, at)",
+            # Every accepted change of a product's access policies (Cedar) and row filters
+            # and masks (YAML); the primary key is what keeps two writers' numbers apart.
+            """CREATE TABLE daap_control_versions (
+                product TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                policies TEXT NOT NULL,
+                access TEXT NOT NULL,
+                author TEXT NOT NULL,
+                at {timestamp} NOT NULL,
+                digest TEXT NOT NULL,
+                note TEXT,
+                PRIMARY KEY (product, version)
+            )""",
+            # The compliance report of each published version of a product.
+            """CREATE TABLE daap_governance_reports (
+                product TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                checked_at {timestamp} NOT NULL,
+                errors INTEGER NOT NULL,
+                warnings INTEGER NOT NULL,
+                report {json} NOT NULL,
+                PRIMARY KEY (product, version)
+            )""",
         ),
     ),
 )

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from daap.errors import MetadataError
 from daap.mesh.metadata import BuildRecord, BuildState, PortState, ProductVersion, Publication
+from daap.mesh.metadata._control import ControlTables
 from daap.mesh.metadata._dialect import Dialect, Tx
 from daap.mesh.metadata._identity import IdentityTables
 from daap.mesh.metadata._observe import ObservationTables
@@ -42,7 +43,7 @@ _SELECT_VERSION = f"SELECT {VERSION_COLUMNS} FROM daap_product_versions"
 _SELECT_PUBLICATION = f"SELECT {PUBLICATION_COLUMNS} FROM daap_publications"
 
 
-class SqlMetadataStore(RegistryTables, ObservationTables, IdentityTables, ABC):
+class SqlMetadataStore(RegistryTables, ObservationTables, IdentityTables, ControlTables, ABC):
     """:class:`~daap.mesh.metadata.MetadataStore` on a SQL database (see module docstring)."""
 
     dialect: ClassVar[Dialect]
