@@ -84,6 +84,7 @@ def descriptor() -> dict[str, object]:
         "version": "1.0.0",
         "status": "active",
         "domain": "bench",
+        "team": {"name": "bench", "members": [{"username": "bench", "role": "owner"}]},
         "inputPorts": [{"name": "src", "customProperties": [source]}],
         "outputPorts": [{"name": PRODUCT}],
         "customProperties": [{"property": "productType", "value": "raw"}],

@@ -22,6 +22,7 @@ Hierarchy::
     │   ├── BackboneUnavailable  the server or file cannot be reached
     │   └── OffsetOutOfRange     the asked offset was removed by retention
     ├── AuditError             the audit log (or an export of it) does not verify
+    ├── GovernanceRefused      a global governance rule of severity error failed: nothing published
     └── QueryError             a query is invalid or refers to something unknown
         ├── QueryRefused       a statement that is not a read-only query
         ├── ArgumentError      a named query's arguments are unknown, missing or mistyped
@@ -288,6 +289,30 @@ class AuditError(DaapError):
         where = f"seq {seq}: " if seq is not None else ""
         log = f"audit log of {product}" if product else "audit log"
         super().__init__(f"{log}: {kind}: {where}{message}", hint=hint)
+
+
+class GovernanceRefused(DaapError):
+    """A product breaks a global governance rule of severity ``error`` (``mesh.yaml``
+    ``governance:``): the build is refused before anything is committed or published, and
+    consumers keep the last published version.
+
+    Attributes:
+        product: the product refused.
+        findings: each error finding, as ``rule: what is wrong: how to fix it``.
+    """
+
+    exit_code = 11
+
+    def __init__(self, product: str, findings: Sequence[str], *, hint: str | None = None) -> None:
+        self.product = product
+        self.findings = tuple(findings)
+        count = f"{len(self.findings)} governance error{'' if len(self.findings) == 1 else 's'}"
+        listed = "".join(f"\n  - {f}" for f in self.findings)
+        super().__init__(
+            f"not published, {count}; consumers keep the last published version:{listed}",
+            hint=hint
+            or f"fix each finding, then build again; `daap govern check` shows every rule for {product}",
+        )
 
 
 class QueryError(DaapError):

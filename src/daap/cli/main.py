@@ -5,7 +5,8 @@ Exit codes scripts can trust: 0 success; 1 unexpected failure; 2 usage error;
 contract); 5 build could not proceed (dependency cycle, lock held);
 6 storage, metadata or event backbone failure; 7 invalid or refused query;
 8 the audit log does not verify; 9 an error quality rule failed (quarantined);
-10 missing, bad, expired or revoked credentials, or no permission.
+10 missing, bad, expired or revoked credentials, or no permission;
+11 a governance rule of severity error failed (the build is refused, or `daap govern check` found it).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def main() -> None:
 
 
 # Commands register themselves on `cli`; imported last because they import it.
-from daap.cli import access, audit, commands, demo, diff, events, observe, registry, up, watch  # noqa: E402
+from daap.cli import access, audit, commands, demo, diff, events, govern, observe, registry, up, watch  # noqa: E402
 
 __all__ = [
     "access",
@@ -75,6 +76,7 @@ __all__ = [
     "demo",
     "diff",
     "events",
+    "govern",
     "handle_errors",
     "main",
     "observe",

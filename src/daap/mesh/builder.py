@@ -3,6 +3,10 @@
 For one product, under its lock: finish any build a killed process left
 half-done, resolve the inputs, skip if nothing changed, then prepare (stage),
 record the intent (``committing``), commit the tables and publish the version.
+Between staging and the commit two gates may stop the build: the mesh's
+governance rules (an ``error`` finding refuses it, its files are removed:
+:mod:`daap.mesh.policy.governance`) and the quality rules (a failed ``error``
+rule quarantines it). Each published version stores its governance report.
 The version becomes visible only when published; a crash after the table
 commit is rolled forward on the next build, a crash before it is rolled back.
 Publishing opens the version's outbox entry; its change events then go to the
@@ -16,6 +20,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +29,9 @@ from typing import Literal, NoReturn
 from daap.errors import BuildError, DaapError, DependencyCycleError, SpecError
 from daap.mesh import publication, retention
 from daap.mesh.graph import order_products
-from daap.mesh.metadata import PortState, ProductVersion, Quarantined
+from daap.mesh.metadata import BuildRecord, GovernanceRecord, PortState, ProductVersion, Quarantined
 from daap.mesh.observe import lineage, quality
+from daap.mesh.policy import governance
 from daap.mesh.registry import gate
 from daap.mesh.workspace import Workspace
 from daap.runtime import build, engine
@@ -167,6 +173,8 @@ def _build_locked(
         ws.metadata.finish_build(build_id, "failed", str(exc))
         raise
     build.crash_point("staged")
+    progress("check governance rules")
+    governed = _govern(ws, spec, candidate)
     progress("check quality rules")
     verdict = _check_quality(ws, spec, candidate)
     if verdict.failed:
@@ -176,7 +184,7 @@ def _build_locked(
     if registered and ws.config.event_format != "json":
         # without its schemas the version's events could not be encoded: publish nothing
         _abandon(ws, candidate, "its schemas could not be registered: " + "; ".join(registered))
-    ws.metadata.mark_committing(build_id, _plan(candidate, schema_ids))
+    ws.metadata.mark_committing(build_id, _plan(candidate, schema_ids, governed))
     build.crash_point("committing")
     progress("commit")
     snapshots = build.commit(candidate, ws.tables)
@@ -184,6 +192,7 @@ def _build_locked(
     version = ws.metadata.publish(build_id, states, candidate.inputs)
     build.crash_point("published")
     _record_quality(ws, spec.name, build_id, verdict, version.version)
+    governance_notes = _record_governance(ws, spec.name, version.version, governed)
     lineage_notes = lineage.emit(
         ws, lineage.BuildRun(spec, build_id, verdict, candidate.inputs, version.version)
     )
@@ -209,12 +218,61 @@ def _build_locked(
         build_id=build_id,
         rows={p.port: p.row_count for p in candidate.ports},
         warnings=candidate.warnings
+        + tuple(f"governance rule {f.describe()}" for f in governed.warnings)
+        + governance_notes
         + tuple(verdict.warnings)
         + tuple(registered)
         + held
         + lineage_notes
         + _apply_retention(ws, spec),
         events={p.port: p.as_json() for p in sent.get(version.version, ())},
+    )
+
+
+def _govern(ws: Workspace, spec: ProductSpec, candidate: build.Candidate) -> governance.GovernanceReport:
+    """The mesh's governance rules on the product, its values sampled from exactly the rows staged
+    for publication. An ``error`` finding refuses the build before anything is registered,
+    committed or published: it fails, its staged files are removed, consumers keep the last version.
+
+    Raises:
+        GovernanceRefused: listing each error finding with its fix.
+    """
+    try:
+        rows = {p.port: engine.Relation.parquet(p.files) for p in candidate.ports}
+        # a sample is at most 1,000 values a column: nothing to spill, no temp folder
+        report = governance.govern(ws, spec, rows, f"the rows of build {candidate.build_id}")
+    except BaseException as exc:
+        _drop(ws, candidate, f"governance rules could not run: {exc}")
+        raise
+    if report.errors:
+        refused = report.refusal()
+        _drop(ws, candidate, refused.message)
+        raise refused
+    return report
+
+
+def _record_governance(
+    ws: Workspace, product: str, version: int, report: governance.GovernanceReport
+) -> tuple[str, ...]:
+    """Store the version's governance report; a failure here never fails a published version."""
+    try:
+        ws.metadata.save_governance(_governance_record(product, version, report.as_json()))
+    except DaapError as exc:
+        return (f"governance report of version {version} not stored: {exc}",)
+    return ()
+
+
+def _governance_record(product: str, version: int, report: dict[str, object]) -> GovernanceRecord:
+    checked = report.get("checked_at")
+    at = datetime.fromisoformat(checked) if isinstance(checked, str) else datetime.now(UTC)
+    errors, warnings = report.get("errors", 0), report.get("warnings", 0)
+    return GovernanceRecord(
+        product,
+        version,
+        at,
+        errors if isinstance(errors, int) else 0,
+        warnings if isinstance(warnings, int) else 0,
+        report,
     )
 
 
@@ -315,12 +373,17 @@ def _send_pending(ws: Workspace, product: str) -> list[str]:
     return lines + ([problem] if problem else [])
 
 
-def _abandon(ws: Workspace, candidate: build.Candidate, why: str) -> NoReturn:
-    """Give up a staged build before its commit: failed, its files removed, nothing published."""
-    message = f"{candidate.product}: not published, {why}"
+def _drop(ws: Workspace, candidate: build.Candidate, message: str) -> None:
+    """A staged build given up before its commit: failed, its files removed, nothing published."""
     ws.metadata.finish_build(candidate.build_id, "failed", message)
     for staged in candidate.ports:
         ws.tables.discard_stage(staged.table, candidate.build_id)
+
+
+def _abandon(ws: Workspace, candidate: build.Candidate, why: str) -> NoReturn:
+    """Give up a staged build before its commit: failed, its files removed, nothing published."""
+    message = f"{candidate.product}: not published, {why}"
+    _drop(ws, candidate, message)
     raise BuildError(message, hint="fix the registry (its mode, or the subject's versions), then build again")
 
 
@@ -349,9 +412,14 @@ def _apply_retention(ws: Workspace, spec: ProductSpec) -> tuple[str, ...]:
     return (f"retention policy expired version(s) {', '.join(map(str, expired))}",)
 
 
-def _plan(candidate: build.Candidate, schema_ids: dict[str, dict[str, int]]) -> dict[str, object]:
+def _plan(
+    candidate: build.Candidate,
+    schema_ids: dict[str, dict[str, int]],
+    governed: governance.GovernanceReport,
+) -> dict[str, object]:
     """Everything needed to publish the build from its committed snapshots alone."""
     return {
+        "governance": governed.as_json(),
         "ports": {
             p.port: {
                 "table": p.table,
@@ -393,6 +461,7 @@ def reconcile(ws: Workspace, spec: ProductSpec) -> list[str]:
         if states and all(s.snapshot_ids for s in states.values()):
             version = ws.metadata.publish(record.build_id, states, dict(record.plan.get("inputs", {})))
             done = f"published as version {version.version}"
+            _recover_governance(ws, record, version.version)
             notes.append(f"build {record.build_id} was interrupted after commit: {done}")
             continue
         ws.metadata.finish_build(record.build_id, "failed", "interrupted before its commit; rolled back")
@@ -402,6 +471,14 @@ def reconcile(ws: Workspace, spec: ProductSpec) -> list[str]:
                 ws.tables.discard_stage(table, record.build_id)
         notes.append(f"build {record.build_id} was interrupted before commit: rolled back")
     return notes
+
+
+def _recover_governance(ws: Workspace, record: BuildRecord, version: int) -> None:
+    """The report the interrupted build checked, stored with the version it became."""
+    report = record.plan.get("governance")
+    if isinstance(report, dict):
+        with suppress(DaapError):  # reconciling must not fail on a report
+            ws.metadata.save_governance(_governance_record(record.product, version, report))
 
 
 __all__ = ["BuildOutcome", "DependencyCycleError", "build_mesh", "build_product", "reconcile"]

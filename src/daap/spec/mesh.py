@@ -14,6 +14,8 @@ in layers: built-in defaults, then ``mesh.yaml``, then the environment::
     principals:                             # who may use the mesh (also: daap principal add)
       - {name: ana, kind: person, roles: [analyst], domain: content,
          purposes: [marketing], attributes: {region: EU}}
+    governance:                             # the global rules' severities, over the defaults
+      rules: {descriptions: off, personal-data-classified: error}
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from daap.errors import ConfigError, SpecError
-from daap.spec.diagnose import validate
+from daap.spec.access import check_masks
+from daap.spec.diagnose import suggest, validate
 from daap.spec.product import DESCRIPTOR
 from daap.spec.yamlpos import YamlDoc, load_yaml
 
@@ -72,6 +75,31 @@ class PrincipalSpec:
     source: str = "mesh.yaml"
 
 
+#: the global governance rules daap ships (see :mod:`daap.mesh.policy.governance`)
+GOVERNANCE_RULES: tuple[str, ...] = (
+    "owner-team",
+    "business-objective",
+    "consumer-personas",
+    "contract-primary-key",
+    "descriptions",
+    "quality-rule",
+    "freshness-sla",
+    "personal-data-classified",
+    "classified-masked",
+    "compatibility-backward",
+)
+#: what a rule's finding does: ``error`` refuses the build, ``warning`` reports, ``off`` skips the rule
+GOVERNANCE_SEVERITIES: tuple[str, ...] = ("error", "warning", "off")
+
+
+@dataclass(frozen=True)
+class GovernanceConfig:
+    """``governance:`` in ``mesh.yaml``: each rule's severity, where it differs from the default."""
+
+    #: rule id -> ``error``, ``warning`` or ``off``
+    rules: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class MeshConfig:
     """Where the mesh keeps its state, resolved from defaults, mesh.yaml and env.
@@ -98,6 +126,10 @@ class MeshConfig:
     openlineage: OpenLineageConfig = OpenLineageConfig()
     #: the principals ``mesh.yaml`` declares
     principals: tuple[PrincipalSpec, ...] = ()
+    #: classification -> mask for every product (``masks:``), over the built-ins
+    masks: Mapping[str, str] = field(default_factory=dict)
+    #: the severities of the global governance rules (``governance:``)
+    governance: GovernanceConfig = GovernanceConfig()
 
 
 class OpenLineageFile(BaseModel):
@@ -122,6 +154,14 @@ class PrincipalFile(BaseModel):
     attributes: dict[str, str] = {}
 
 
+class GovernanceFile(BaseModel):
+    """``governance:`` in ``mesh.yaml``: ``{rules: {<rule id>: error | warning | off}}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rules: dict[str, Any] = {}
+
+
 class MeshFile(BaseModel):
     """The fields of ``mesh.yaml`` (backbone, principals, policies come later)."""
 
@@ -135,6 +175,9 @@ class MeshFile(BaseModel):
     eventFormat: Literal["avro", "jsonschema", "json"] = "avro"
     openlineage: OpenLineageFile | None = None
     principals: list[PrincipalFile] = []
+    #: classification -> mask, over the built-ins (see :mod:`daap.spec.access`)
+    masks: dict[str, Any] = {}
+    governance: GovernanceFile | None = None
 
 
 def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> MeshConfig:
@@ -157,6 +200,8 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
     backbone = _backbone_url(doc, metadata, home)
     openlineage = _openlineage(doc, root, settings.openlineage)
     principals = _principals(doc, settings.principals)
+    masks = check_masks(doc, ("masks",), settings.masks) if doc is not None else {}
+    governance = _governance(doc, settings.governance)
     if doc is not None and doc.diagnostics:
         raise SpecError(doc.diagnostics)
     return MeshConfig(
@@ -171,6 +216,8 @@ def load_mesh_config(workspace: Path, env: Mapping[str, str] | None = None) -> M
         event_format=settings.eventFormat,
         openlineage=openlineage,
         principals=principals,
+        masks=masks,
+        governance=governance,
     )
 
 
@@ -284,6 +331,35 @@ def _principals(doc: YamlDoc | None, entries: list[PrincipalFile]) -> tuple[Prin
                 dict(entry.attributes),
             )
     return tuple(found.values())
+
+
+def _governance(doc: YamlDoc | None, value: GovernanceFile | None) -> GovernanceConfig:
+    """Each rule's severity; unknown rules and severities are reported where they are."""
+    if value is None:
+        return GovernanceConfig()
+    assert doc is not None
+    found: dict[str, str] = {}
+    for rule, severity in value.rules.items():
+        loc = ("governance", "rules", rule)
+        if rule not in GOVERNANCE_RULES:
+            doc.report(
+                loc,
+                f"unknown governance rule {rule!r}{suggest(rule, GOVERNANCE_RULES)} "
+                f"(rules: {', '.join(GOVERNANCE_RULES)})",
+                at="key",
+            )
+            continue
+        # YAML 1.1 readers take a bare `off` for false; say what was meant
+        shown = "off" if severity is False else severity
+        if not isinstance(shown, str) or shown.lower() not in GOVERNANCE_SEVERITIES:
+            doc.report(
+                loc,
+                f"governance rule {rule!r}: unknown severity {shown!r}"
+                f"{suggest(str(shown), GOVERNANCE_SEVERITIES)} (one of {', '.join(GOVERNANCE_SEVERITIES)})",
+            )
+            continue
+        found[rule] = shown.lower()
+    return GovernanceConfig(found)
 
 
 def _build_memory(doc: YamlDoc | None, env: Mapping[str, str], value: str | None) -> str:

@@ -33,6 +33,9 @@ description:
   purpose: {purpose}
 team:
   name: {domain}-team
+  members:
+    - username: owner
+      role: owner
 inputPorts:
   - name: orders
     version: 0.1.0

@@ -2,7 +2,8 @@
 
 :func:`observation` is what ``GET /api/products/{product}/observation`` serves
 and ``daap check --json`` prints: the latest quality results per port, the
-history of runs, the quarantined build if any, the monitors and the SLOs.
+history of runs, the quarantined build if any, the monitors, the SLOs and the
+governance report of the latest version checked.
 :func:`health` is one row per product for ``daap status``.
 """
 
@@ -158,6 +159,7 @@ def observation(
         },
         "monitors": [f.as_json() for f in findings(ws, spec, past, now)],
         "slos": [o.as_json() for o in past.objectives(spec, now)],
+        "governance": governance_json(ws, product),
         "last_build": past.builds[0].state if past.builds else None,
         "last_build_id": past.builds[0].build_id if past.builds else None,
         "history": [
@@ -172,6 +174,26 @@ def observation(
             }
             for r in runs[:history]
         ],
+    }
+
+
+def governance_json(ws: Workspace, product: str) -> dict[str, Any] | None:
+    """The governance report stored with the product's newest version reported, or None."""
+    record = ws.metadata.governance_report(product)
+    if record is None:
+        return None
+    report = record.report
+    return {
+        "version": record.version,
+        "checked_at": record.checked_at.isoformat(),
+        "errors": record.errors,
+        "warnings": record.warnings,
+        "sampled": report.get("sampled"),
+        "rules": [
+            {"rule": r.get("rule"), "severity": r.get("severity"), "passed": r.get("passed")}
+            for r in report.get("rules", [])
+        ],
+        "findings": list(report.get("findings", [])),
     }
 
 
@@ -310,4 +332,13 @@ class QualityFamilies:
         return [passed, value, held, rate, budget, state]
 
 
-__all__ = ["Health", "History", "QualityFamilies", "findings", "health", "observation", "run_json"]
+__all__ = [
+    "Health",
+    "History",
+    "QualityFamilies",
+    "findings",
+    "governance_json",
+    "health",
+    "observation",
+    "run_json",
+]
