@@ -20,6 +20,7 @@ from benchmarks import (
     event_latency,
     flight_doget,
     pgwire_fetch,
+    policy_query,
     quality,
     query_aggregate,
     registry,
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     registry.NAME: registry.run,
     quality.NAME: quality.run,
     authz.NAME: authz.run,
+    policy_query.NAME: policy_query.run,
 }
 
 

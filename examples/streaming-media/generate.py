@@ -2,7 +2,8 @@
 
 ``python generate.py [WORKSPACE]`` (or ``daap demo``) writes:
 - titles/data/generated/titles.csv: the title catalogue (a legacy export, for now a CSV);
-- playback_events/data/generated/events-YYYY-MM-DD.ndjson: one file per day of playback events.
+- playback_events/data/generated/events-YYYY-MM-DD.ndjson: one file per day of playback events;
+- customers/data/generated/customers.csv: billing's customer accounts (the viewers), with personal data.
 
 Same seed, same bytes: re-running changes nothing, so a rebuild publishes nothing new.
 
@@ -46,6 +47,23 @@ WORDS = [
 DEVICES = ["tv", "mobile", "web", "tablet", "console"]
 COUNTRIES = ["NL", "DE", "FR", "GB", "US", "BR", "IN", "JP"]
 RATINGS = ["G", "PG", "PG-13", "R"]
+REGIONS = {
+    "NL": "EU",
+    "DE": "EU",
+    "FR": "EU",
+    "GB": "EU",
+    "US": "NA",
+    "BR": "LATAM",
+    "IN": "APAC",
+    "JP": "APAC",
+}
+DIALING = {"NL": "31", "DE": "49", "FR": "33", "GB": "44", "US": "1", "BR": "55", "IN": "91", "JP": "81"}
+FIRST_NAMES = ["Anna", "Ben", "Chloe", "David", "Emma", "Felix", "Greta", "Hugo", "Ines", "Jonas", "Kenji",
+               "Lucia", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Yuki"]  # fmt: skip
+LAST_NAMES = ["Jansen", "Müller", "Martin", "Smith", "Silva", "Sharma", "Tanaka", "de Vries", "Dubois",
+              "Brown", "Costa", "Patel", "Sato", "Bakker", "Schmidt", "Garcia"]  # fmt: skip
+PLANS = ["basic", "standard", "premium"]
+VIEWERS = 5000
 FIRST_DAY = date(2026, 11, 1)
 #: every BAD_EVERY-th day after the first week has the clock bug (the 8th day is the first)
 BAD_EVERY = 7
@@ -66,6 +84,29 @@ def titles(rng: random.Random, count: int = 300) -> list[dict[str, object]]:
                 "release_year": rng.randint(1985, 2026),
                 "runtime_minutes": rng.randint(22, 60) if kind == "series" else rng.randint(75, 170),
                 "maturity_rating": rng.choice(RATINGS),
+            }
+        )
+    return out
+
+
+def customers(rng: random.Random, count: int = VIEWERS) -> list[dict[str, object]]:
+    """Billing's accounts: one per viewer id the playback events use (v00001 ...)."""
+    out = []
+    for i in range(1, count + 1):
+        first, last, country = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), rng.choice(COUNTRIES)
+        handle = f"{first}.{last}".lower().replace(" ", "").replace("ü", "ue")
+        born = date(1950, 1, 1) + timedelta(days=rng.randint(0, 58 * 365))
+        out.append(
+            {
+                "customer_id": f"v{i:05d}",
+                "email": f"{handle}{i}@example.com",
+                "full_name": f"{first} {last}",
+                "phone": f"+{DIALING[country]}{rng.randint(10**8, 10**9 - 1)}" if rng.random() < 0.8 else "",
+                "birth_date": born.isoformat(),
+                "country": country,
+                "region": REGIONS[country],
+                "plan": rng.choice(PLANS),
+                "signed_up": (date(2019, 1, 1) + timedelta(days=rng.randint(0, 2860))).isoformat(),
             }
         )
     return out
@@ -122,6 +163,13 @@ def generate(workspace: Path, days: int = 7, per_day: int = 8000, seed: int = 7)
         wanted.add(target)
     for stale in set(out.glob("events-*.ndjson")) - wanted:  # days added since: the demo starts over
         stale.unlink()
+    accounts = customers(random.Random(seed + 101))  # its own stream: titles and events stay as they were
+    out = workspace / "customers" / "data" / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "customers.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(accounts[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(accounts)
 
 
 def add_day(workspace: Path, per_day: int = 8000, seed: int = 7) -> Path:

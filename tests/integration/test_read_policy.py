@@ -15,7 +15,6 @@ from daap.cli.up import http_app, pg_authenticator
 from daap.mesh.policy.authn import Authenticator
 from daap.mesh.policy.identity import Identities
 from daap.mesh.workspace import Workspace
-from daap.query.policy import ReadPolicy
 from daap.query.service import QueryRequest, QueryService
 from daap.servers.flight import FlightSqlServer
 from daap.servers.pgwire import PgWireServer
@@ -27,7 +26,9 @@ MESH_YAML = """principals:
   - {name: bob, roles: [analyst], attributes: {region: US}}
   - {name: gov, roles: [governance]}
 """
-POLICY = """@id("eu-analysts")
+POLICY = """@id("everyone-discovers")
+permit(principal, action == Daap::Action::"discover", resource);
+@id("eu-analysts")
 permit(principal, action == Daap::Action::"read", resource)
 when { principal.attributes has region && principal.attributes.region == "EU" };
 """
@@ -49,7 +50,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         ids = Identities(ws)
         tokens = {name: ids.create_token(name)[1] for name in ("ana", "bob", "gov")}
         service = QueryService(ws)
-        service.rewrite = ReadPolicy(service.product_spec)
+        service.enforce_policies()
         authenticator = Authenticator.for_workspace(ws)
         with serve_app(http_app(service, authenticator)) as url:
             flight = FlightSqlServer(service, authenticator=authenticator).serve_in_thread()

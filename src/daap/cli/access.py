@@ -1,4 +1,5 @@
-"""``daap principal`` and ``daap token``: who may use the mesh, and their credentials."""
+"""``daap principal``, ``daap token`` and ``daap access``: who may use the mesh, their credentials,
+what they may do and see, and what they did."""
 
 from __future__ import annotations
 
@@ -204,7 +205,7 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
 
 @cli.group()
 def access() -> None:
-    """Who may do what with a product, and why (the products' Cedar policies)."""
+    """Who may do what with a product and see what of it, and why; the access log."""
 
 
 @access.command("explain")
@@ -218,7 +219,7 @@ def access() -> None:
 def access_explain(ctx: click.Context, product: str, principal_name: str, as_json: bool) -> None:
     """What PRINCIPAL may do with PRODUCT, per action (and classification), and which policies decided."""
     from daap.errors import UsageError
-    from daap.mesh.policy.cedar import PolicyEngine
+    from daap.mesh.policy.access import AccessControl
     from daap.mesh.workspace import SpecCache
 
     with _identities(ctx) as ids:
@@ -226,7 +227,7 @@ def access_explain(ctx: click.Context, product: str, principal_name: str, as_jso
         if principal is None:
             raise UsageError(f"no principal {principal_name!r}", hint="`daap principal list` shows them")
         spec = SpecCache(ids.ws).find(product)
-        explained = PolicyEngine().explain(principal, spec)
+        explained = AccessControl.for_mesh(ids.ws.config).explain(principal, spec)
     if as_json:
         output.print_json(explained)
         return
@@ -246,5 +247,81 @@ def access_explain(ctx: click.Context, product: str, principal_name: str, as_jso
         for d in explained["decisions"]
     ]
     output.print_table(None, ["", "action", "decided by", "errors"], rows)
+    for port in explained.get("ports") or []:
+        seen = [
+            [f"row filter {f['name']}", f["where"], "applies" if f["applies"] else f["why"]]
+            for f in port["row_filters"]
+        ] + [
+            [
+                f"mask {m['column']}",
+                f"{m['mask']} ({m['classification']})",
+                "applies" if m["applies"] else "unmasked",
+            ]
+            for m in port["masks"]
+        ]
+        if seen:
+            output.print_table(
+                f"what {principal_name} sees of {product}.{port['port']}", ["", "rule", ""], seen
+            )
     for problem in explained.get("problems") or []:
         output.note(f"  problem: {problem}")
+
+
+@access.command("log")
+@click.option("--product", help="Only this product.")
+@click.option("--principal", "principal_name", help="Only this principal.")
+@click.option("--action", help="Only this action (read, discover, administer, ...).")
+@click.option("--denied", is_flag=True, help="Only refusals.")
+@click.option(
+    "--limit", type=click.IntRange(1, 100_000), default=50, show_default=True, help="How many, newest first."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@click.pass_context
+@handle_errors
+def access_log(
+    ctx: click.Context,
+    product: str | None,
+    principal_name: str | None,
+    action: str | None,
+    denied: bool,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Every allowed and denied access of authenticated principals, newest first: who, which product and
+    port, which action, which policies decided, when, through which protocol (what `daap up` recorded)."""
+    with _identities(ctx) as ids:
+        entries = ids.ws.metadata.access_log(
+            product=product,
+            principal=principal_name,
+            action=action,
+            allowed=False if denied else None,
+            limit=limit,
+        )
+    rows = [
+        {
+            "at": e.at.isoformat(timespec="seconds"),
+            "principal": e.principal,
+            "product": e.product + (f".{e.port}" if e.port else ""),
+            "action": e.action,
+            "allowed": e.allowed,
+            "policies": list(e.policies),
+            "protocol": e.protocol,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+    if as_json:
+        output.print_json(rows)
+        return
+    table = [
+        [r["at"], r["principal"], r["product"], r["action"], "allow" if r["allowed"] else "deny",
+         ", ".join(r["policies"]), r["protocol"]]
+        for r in rows
+    ]  # fmt: skip
+    output.print_table(None, ["at", "principal", "product", "action", "", "policies", "protocol"], table)
+    if not rows:
+        output.note("no accesses recorded (they are recorded by `daap up` when it authenticates)")
+
+
+def _mask_state(mask: dict[str, Any]) -> str:
+    return "applies" if mask["applies"] else "unmasked: may read_unmasked"

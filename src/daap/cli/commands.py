@@ -72,14 +72,19 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
     """Check product folders (default: all in the workspace) without building.
 
     Beyond each folder's own files: quality rules' relationships must name products, ports and
-    columns of the workspace, sql rules must run on an empty port, and access.cedar must be
-    valid Cedar for daap's entities and actions.
+    columns of the workspace, sql rules must run on an empty port, access.cedar must be
+    valid Cedar for daap's entities and actions, and access.yaml's row filters and masks must fit
+    the product's ports and columns.
     """
     from daap.mesh.observe.quality import rule_problems
     from daap.mesh.policy.cedar import product_policy_problems
+    from daap.mesh.policy.restrict import access_file_problems
     from daap.spec import load_product
+    from daap.spec.access import ACCESS_FILE, access_path
 
-    everything = _workspace(ctx).product_folders()
+    ws = _workspace(ctx)
+    everything = ws.product_folders()
+    masks = ws.config.masks
     folders = list(paths) or everything
     known = {}
     for folder in everything:
@@ -92,6 +97,8 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None
             spec = load_product(folder)
             problems = rule_problems(spec, {**known, spec.name: spec})
             problems += [str(d) for d in product_policy_problems(folder)]
+            shown = f"{folder.name}/{ACCESS_FILE}"
+            problems += [str(d) for d in access_file_problems(spec, access_path(folder), shown, masks)]
             results.append(
                 {"folder": str(folder), "product": spec.name, "ok": not problems, "problems": problems}
             )

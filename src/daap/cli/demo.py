@@ -76,7 +76,8 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
             result = service.execute(QueryRequest(sql))
             output.write_arrow(result.reader, "table", None, None)
             result.close()
-        _bad_delivery(ws, root, service)
+        tokens = _principals(ws, root, service)
+        _bad_delivery(ws, root, service, tokens)
         if serve:
             from daap.cli.up import Ports, serve_mesh
 
@@ -86,7 +87,61 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
         ws.close()
 
 
-def _bad_delivery(ws: Any, root: Path, service: Any) -> None:
+#: the demo's principals whose tokens are printed, and what each shows
+ROLES = (
+    ("ana", "content analyst in the EU: customers of the EU only, personal data masked"),
+    ("priya", "governance (privacy officer): every customer, personal data unmasked"),
+)
+COLUMNS = "customer_id, email, full_name, phone, birth_date, region"
+CUSTOMERS_SQL = f"SELECT {COLUMNS} FROM customers.customers ORDER BY 1 LIMIT 3"
+
+
+def _principals(ws: Any, root: Path, service: Any) -> dict[str, str]:
+    """A fresh token for each demo principal (``mesh.yaml``), printed with what its principal sees."""
+    from datetime import timedelta
+
+    from daap.mesh.policy.authn import Authenticator
+    from daap.mesh.policy.identity import Identities
+    from daap.query.service import QueryRequest
+
+    ids = Identities(ws)
+    names = [p.name for p in ids.principals()]
+    if not names:
+        return {}
+    tokens = {name: ids.create_token(name, timedelta(days=30), "daap demo")[1] for name in names}
+    service.enforce_policies()
+    callers = Authenticator(ids, required=True)
+    output.out.print("\n[bold]Principals and their tokens[/] (valid 30 days; shown once):", markup=True)
+    for name in names:
+        output.out.print(f"  {name:<6} {tokens[name]}", markup=False, highlight=False)
+    tokens_file = ws.config.home / "demo-tokens.env"
+    tokens_file.write_text(
+        "".join(f"DAAP_TOKEN_{n.upper()}={t}\n" for n, t in tokens.items()), encoding="utf-8"
+    )
+    tokens_file.chmod(0o600)
+    output.note(f"  (also in {tokens_file}, for scripts: `source` it)")
+    for name, who in ROLES:
+        if name not in tokens:
+            continue
+        output.out.print(f"\n[bold]customers as {name}[/], {who}:", markup=True)
+        result = service.execute(QueryRequest(CUSTOMERS_SQL, caller=callers.principal_caller(name)))
+        output.write_arrow(result.reader, "table", None, None)
+        result.close()
+        output.out.print(
+            f'  psql "host=127.0.0.1 port=5433 dbname=daap user={name} password=$DAAP_TOKEN_{name.upper()}"'
+            f' -c "{CUSTOMERS_SQL}"',
+            style="dim",
+            markup=False,
+            highlight=False,
+        )
+    output.out.print(
+        f"  daap -w {root} govern check   # the mesh's global rules, product by product", style="dim"
+    )
+    output.out.print(f"  daap -w {root} access explain customers --as ana", style="dim")
+    return tokens
+
+
+def _bad_delivery(ws: Any, root: Path, service: Any, tokens: dict[str, str] | None = None) -> None:
     """Deliver the next day, which has the device clock bug: the quality gate quarantines it."""
     from daap.mesh.builder import build_mesh
     from daap.query.service import QueryRequest
@@ -111,7 +166,12 @@ def _bad_delivery(ws: Any, root: Path, service: Any) -> None:
         style="dim",
         markup=False,
     )
-    output.out.print("  curl -s localhost:8080/api/products/playback_events/observation", style="dim")
+    bearer = ' -H "Authorization: Bearer $DAAP_TOKEN_JOE"' if tokens and "joe" in tokens else ""
+    output.out.print(
+        f"  curl -s{bearer} localhost:8080/api/products/playback_events/observation",
+        style="dim",
+        markup=False,
+    )
     output.out.print(
         f"  python {root}/generate.py {root} --fix   # re-deliver the day, corrected", style="dim"
     )

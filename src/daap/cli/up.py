@@ -124,10 +124,12 @@ def serve_mesh(
 
     _check_free(ports)
     authenticator = Authenticator.for_workspace(service.ws, auth)
-    if authenticator.required:  # each product's access policy decides who reads it
-        from daap.query.policy import ReadPolicy
+    recorder = None
+    if authenticator.required:  # each product's access policy decides who reads it, and it is logged
+        from daap.mesh.policy.accesslog import AccessLog
 
-        service.rewrite = ReadPolicy(service.product_spec)
+        recorder = AccessLog(service.ws.metadata)
+        service.enforce_policies(recorder=recorder)
     app = http_app(service, authenticator)
     flight_tls = [(tls[0].read_bytes(), tls[1].read_bytes())] if tls else None
     scheme = "grpc+tls" if tls else "grpc"
@@ -161,6 +163,8 @@ def serve_mesh(
             watcher[0].join(timeout=30)
         pg_handle.stop()
         flight_handle.shutdown()
+        if recorder is not None:
+            recorder.close()
         output.note("daap stopped")
 
 

@@ -10,27 +10,35 @@ protocol sees the same data under the same rules.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
 from sqlglot import exp
 
-from daap.errors import NotFound
+from daap.errors import NotFound, PermissionDenied
+from daap.mesh.metadata import AccessEntry
+from daap.mesh.policy.access import AccessControl
+from daap.mesh.policy.accesslog import AccessRecorder, NoAccessLog
 from daap.mesh.policy.authn import Caller as Caller  # who asks; defined beside authentication
+from daap.mesh.policy.restrict import Restriction
 from daap.mesh.workspace import PortData, SpecCache, Workspace
 from daap.query import calls
 from daap.query.cache import ResultCache
 from daap.query.engine import AtSpec, QueryEngine, QueryResult
 from daap.query.guard import PortRef, needs_rewrite, parameters, parse_query
 from daap.query.named import bind_arguments
+from daap.query.policy import Plan, ReadDenied, ReadPolicy
 from daap.runtime.engine import Relation
 from daap.spec.model import NamedQuery, ProductSpec
 
 Params = Sequence[Any] | Mapping[str, Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,8 +70,9 @@ class NoMetrics:
         return None
 
 
-#: a policy rewrite: (parsed query, the ports it reads, the caller) -> the query to run
-Rewrite = Callable[[exp.Query, tuple[PortRef, ...], Caller], exp.Query]
+#: a policy rewrite: (parsed query, the ports it reads, the caller) -> the query to run, or a
+#: plan with the restricted relations that take the place of some ports
+Rewrite = Callable[[exp.Query, tuple[PortRef, ...], Caller], exp.Query | Plan]
 
 
 def no_rewrite(tree: exp.Query, refs: tuple[PortRef, ...], caller: Caller) -> exp.Query:
@@ -109,8 +118,25 @@ class QueryService:
         self.engine = QueryEngine(ws)
         self.cache = ResultCache(cache_bytes)
         self.rewrite = rewrite
+        #: the access control in force, once :meth:`enforce_policies` was called
+        self.access: AccessControl | None = None
+        #: where decisions about authenticated callers are logged
+        self.recorder: AccessRecorder = NoAccessLog()
         self._lock = threading.RLock()
         self._specs = SpecCache(ws)
+
+    def enforce_policies(
+        self, control: AccessControl | None = None, recorder: AccessRecorder | None = None
+    ) -> AccessControl:
+        """Decide every query by the products' access policies, restricted by their row filters
+        and masks (see :mod:`daap.query.policy`), and log the decisions; returns the access
+        control in force."""
+        control = control or AccessControl.for_mesh(self.ws.config)
+        self.rewrite = ReadPolicy(self.product_spec, control)
+        self.access = control
+        if recorder is not None:
+            self.recorder = recorder
+        return control
 
     def execute(self, request: QueryRequest, *, probe: bool = False) -> QueryResult:
         """Run ``request``; results small enough are cached.
@@ -138,24 +164,41 @@ class QueryService:
     def _execute(self, request: QueryRequest) -> tuple[QueryResult, tuple[PortRef, ...]]:
         """The result, ready to read, and the ports the query reads."""
         tree, refs = parse_query(request.sql)
+        if request.caller.principal is not None and self.access is not None:
+            for product in dict.fromkeys(r.product for r in refs):
+                try:
+                    self.product_spec(product, request.caller)  # one it may not discover is unknown
+                except NotFound:
+                    self._note(request, product, "discover", False, ())
+                    raise
         expanded = bool(calls.calls(tree))
         if expanded:
-            tree, called = calls.expand(tree, self.named_query)
+            tree, called = calls.expand(tree, lambda p, n: self.named_query(p, n, request.caller))
             refs = refs + tuple(r for r in called if r not in refs)
         with self._lock:  # one metadata connection serves the version lookups
             ports = [self.ws.port_data(r.product, r.port, _at_for(request.at, r)) for r in refs]
             if request.quarantined:
                 ports = [self._held(p) for p in ports]
         versions = {f"{p.product}.{p.port}": p.version.version for p in ports}
-        rewritten = self.rewrite(tree, refs, request.caller)
-        unchanged = rewritten is tree and not expanded and not needs_rewrite(tree)
-        sql = request.sql if unchanged else rewritten.sql("duckdb")
+        try:
+            planned = self.rewrite(tree, refs, request.caller)
+        except ReadDenied as exc:
+            self._note(request, exc.product, "read", False, exc.policies)
+            raise
+        plan = planned if isinstance(planned, Plan) else Plan(planned)
+        for product, policies in plan.reads.items():
+            self._note(request, product, "read", True, policies)
+        if plan.restrictions:
+            ports = [_restricted(p, plan.restrictions.get(PortRef(p.product, p.port))) for p in ports]
+        unchanged = plan.tree is tree and not expanded and not needs_rewrite(tree)
+        sql = request.sql if unchanged else plan.tree.sql("duckdb")
         key = (
             tree.sql("duckdb"),
             _freeze(request.params),
             request.caller.fingerprint,
             _freeze(versions),
             request.quarantined,
+            tuple(sorted((str(r), v.signature) for r, v in plan.restrictions.items())),
         )
         cached = self.cache.get(key) if self.cache.capacity else None
         if cached is not None:
@@ -169,6 +212,21 @@ class QueryService:
             _release=result._release,
         )
         return running, refs
+
+    def _note(self, request: QueryRequest, product: str, action: str, allowed: bool, policies: Any) -> None:
+        """Put a decision about an authenticated caller in the access log."""
+        if request.caller.principal is None:
+            return
+        try:
+            entry = AccessEntry(
+                datetime.now(UTC), request.caller.name, product, None, action, allowed, tuple(policies),
+                request.protocol,
+            )  # fmt: skip
+        except ValueError:  # a protocol the log does not know: never fail the query for it
+            log.warning("access log: unknown protocol %r, recorded as sql", request.protocol)
+            entry = AccessEntry(datetime.now(UTC), request.caller.name, product, None, action, allowed,
+                                tuple(policies), "sql")  # fmt: skip
+        self.recorder.record(entry)
 
     def _held(self, data: PortData) -> PortData:
         """The port as the product's quarantined build has it (its staged files), if it has one."""
@@ -231,19 +289,63 @@ class QueryService:
             NotFound: no such product or query.
             QueryError: a missing, unknown or mistyped argument.
         """
-        query = self.named_query(product, name)
+        query = self.named_query(product, name, caller)
         return QueryRequest(query.sql, bind_arguments(query, args), at, caller or Caller(), protocol)
 
-    def named_query(self, product: str, name: str) -> NamedQuery:
-        spec = self.product_spec(product)
+    def named_query(self, product: str, name: str, caller: Caller | None = None) -> NamedQuery:
+        spec = self.product_spec(product, caller)
         query = spec.query(name)
         if query is None:
             known = ", ".join(q.name for q in spec.queries) or "none"
             raise NotFound(f"{product} has no named query {name!r} (queries: {known})")
         return query
 
-    def product_spec(self, product: str) -> ProductSpec:
-        return self._specs.find(product)
+    def product_spec(self, product: str, caller: Caller | None = None) -> ProductSpec:
+        """The spec of ``product``, if ``caller`` may discover it.
+
+        Raises:
+            NotFound: no such product; for a caller under policies, also a product it may not
+                discover, with the same message (its existence is not given away).
+        """
+        if caller is None or caller.principal is None or self.access is None:
+            return self._specs.find(product)
+        try:
+            spec = self._specs.find(product)
+        except NotFound:
+            spec = None
+        if spec is None or not self.visible(caller, spec):
+            raise NotFound(f"no product {product!r}", hint="`GET /api/tables` lists the products you may see")
+        return spec
+
+    def require(self, caller: Caller, product: str, action: str) -> ProductSpec:
+        """The spec of ``product`` if ``caller`` may do ``action`` on it.
+
+        Raises:
+            NotFound: as :meth:`product_spec`.
+            PermissionDenied: it may discover the product but not do ``action``.
+        """
+        spec = self.product_spec(product, caller)
+        principal = caller.principal
+        if principal is not None and self.access is not None and not self.may(caller, spec, action):
+            raise PermissionDenied(
+                f"permission denied: {caller.name} may not {action} {product}",
+                hint=f"`daap access explain {product} --as {caller.name}` shows why",
+            )
+        return spec
+
+    def may(self, caller: Caller, spec: ProductSpec, action: str) -> bool:
+        """Whether ``caller`` may do ``action`` on ``spec`` (always, without policies)."""
+        if caller.principal is None or self.access is None:
+            return True
+        return self.access.decide(caller.principal, spec, action).allowed
+
+    def visible(self, caller: Caller, spec: ProductSpec) -> bool:
+        """Whether ``caller`` may discover ``spec`` (``read`` implies ``discover``)."""
+        principal = caller.principal
+        if principal is None or self.access is None:
+            return True
+        decide = self.access.decide
+        return decide(principal, spec, "discover").allowed or decide(principal, spec, "read").allowed
 
     def products(self) -> list[ProductSpec]:
         """The workspace's products whose descriptors are valid.
@@ -259,12 +361,19 @@ class QueryService:
                 continue
         return specs
 
-    def tables(self) -> list[TableInfo]:
-        """Every published output port, at its latest version, with its columns."""
+    def tables(self, caller: Caller | None = None) -> list[TableInfo]:
+        """Every published output port, at its latest version, with its columns.
+
+        For a caller under policies, only the products it may discover.
+        """
         specs = {s.name: s for s in self.products()}
         found = []
         with self._lock:
             published = {p: sorted(self.ws.version(p).ports) for p in self.ws.metadata.products()}
+        if caller is not None and caller.principal is not None and self.access is not None:
+            published = {
+                p: ports for p, ports in published.items() if p in specs and self.visible(caller, specs[p])
+            }
         for product, ports in published.items():
             for port in ports:
                 found.append(self.table(product, port, specs.get(product)))
@@ -284,6 +393,13 @@ class QueryService:
             columns.append(ColumnInfo(f.name, f.type, not required, description))
         description = output.description if output else None
         return TableInfo(product, port, data.version.version, tuple(columns), description)
+
+
+def _restricted(data: PortData, restriction: Restriction | None) -> PortData:
+    """The port as its reader sees it: the restricted relation in place of the port's own."""
+    if restriction is None:
+        return data
+    return replace(data, relation=replace(data.relation, select=restriction.relation))
 
 
 def _at_for(at: AtSpec, ref: PortRef) -> Any:

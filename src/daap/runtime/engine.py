@@ -9,7 +9,7 @@ content (row-level deletes).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +22,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Relation:
-    """How the engine reads one input: ``sql`` (a FROM-able expression) or ``arrow``."""
+    """How the engine reads one input: ``sql`` (a FROM-able expression) or ``arrow``.
+
+    ``select``, when given, makes the query over that source (the name it is
+    given) whose rows the input is: a reader's filtered, masked view of a port.
+    """
 
     sql: str | None = None
     arrow: pa.Table | None = None
+    select: Callable[[str], str] | None = None
 
     @classmethod
     def parquet(cls, paths: Iterable[str | Path]) -> Relation:
@@ -54,11 +59,13 @@ def register(con: Any, name: str, relation: Relation, *, schema: str | None = No
     if schema:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     if relation.sql is not None:
-        con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {relation.sql}")
-        return
-    arrow_name = f"__arrow_{schema or ''}_{name}"
-    con.register(arrow_name, relation.arrow)
-    con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {quote(arrow_name)}")
+        source = relation.sql
+    else:
+        arrow_name = f"__arrow_{schema or ''}_{name}"
+        con.register(arrow_name, relation.arrow)
+        source = quote(arrow_name)
+    body = relation.select(source) if relation.select is not None else f"SELECT * FROM {source}"
+    con.execute(f"CREATE OR REPLACE VIEW {target} AS {body}")
 
 
 def quote(identifier: str) -> str:

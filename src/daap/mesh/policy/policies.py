@@ -171,15 +171,15 @@ def classifications(product: ProductSpec) -> tuple[str, ...]:
     found: set[str] = set()
     for port in product.output_ports:
         for column in port.contract.columns:
-            found.update(_classifications(column))
+            found.update(column_classifications(column))
     return tuple(sorted(found))
 
 
-def _classifications(column: ColumnSpec) -> Iterator[str]:
+def column_classifications(column: ColumnSpec) -> Iterator[str]:
     if column.classification:
         yield column.classification
     for child in (*column.fields, *((column.items,) if column.items else ())):
-        yield from _classifications(child)
+        yield from column_classifications(child)
 
 
 def check_request(action: str, classification: str | None) -> str | None:
@@ -208,6 +208,7 @@ __all__ = [
     "Statement",
     "check_request",
     "classifications",
+    "column_classifications",
     "line_col",
     "owner_team",
     "policy_path",

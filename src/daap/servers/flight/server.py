@@ -128,7 +128,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         command = self._command(descriptor)
         name = command.DESCRIPTOR.name
         if name in _METADATA or name == "CommandGetSqlInfo":
-            schema, ticket = self._metadata(command).schema, self.protocol.pack(command)
+            schema, ticket = self._metadata(command, _caller(context)).schema, self.protocol.pack(command)
         else:
             plan = self._plan(command, context)
             schema = self._schema(plan, _caller(context))
@@ -145,7 +145,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         command = self.protocol.unpack(ticket.ticket)
         name = command.DESCRIPTOR.name
         if name in _METADATA or name == "CommandGetSqlInfo":
-            return flight.RecordBatchStream(self._metadata(command))
+            return flight.RecordBatchStream(self._metadata(command, _caller(context)))
         if name != "TicketStatementQuery":
             raise InvalidArgument(f"{name} is not a ticket; send it with GetFlightInfo first")
         return self._stream(Ticket.decode(command.statement_handle), _caller(context))
@@ -255,7 +255,7 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         with self._count_lock:
             self.open_streams += delta
 
-    def _metadata(self, command: Message) -> pa.Table:
+    def _metadata(self, command: Message, caller: Caller) -> pa.Table:
         cmd: Any = command
         name = command.DESCRIPTOR.name
         if name == "CommandGetSqlInfo":
@@ -267,9 +267,9 @@ class FlightSqlServer(flight.FlightServerBase):  # type: ignore[misc]
         catalog = cmd.catalog if cmd.HasField("catalog") else None
         schemas = cmd.db_schema_filter_pattern if cmd.HasField("db_schema_filter_pattern") else None
         if name == "CommandGetDbSchemas":
-            return metadata.db_schemas((t.product for t in self.service.tables()), catalog, schemas)
+            return metadata.db_schemas((t.product for t in self.service.tables(caller)), catalog, schemas)
         tables = cmd.table_name_filter_pattern if cmd.HasField("table_name_filter_pattern") else None
-        found = self.service.tables()
+        found = self.service.tables(caller)
         return metadata.tables(found, catalog, schemas, tables, list(cmd.table_types), cmd.include_schema)
 
 

@@ -100,7 +100,10 @@ class GraphQLServer:
         self.refresh_seconds = refresh_seconds
         self.authenticator = authenticator
         self._key: Hashable = None
-        self._app: GraphQL | None = None
+        self._tables: list[TableInfo] = []
+        self._specs: list[ProductSpec] = []
+        #: one app per set of products its callers may discover (None: every product)
+        self._apps: dict[frozenset[str] | None, GraphQL] = {}
         self._checked = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -114,7 +117,8 @@ class GraphQLServer:
                 await refused(scope, receive, send)
                 return
         try:
-            app = await self.current()
+            caller = scope.get(_CALLER)
+            app = await self.current(caller if isinstance(caller, Caller) else None)
         except Exception as exc:  # no schema yet: say so instead of a bare 500
             log.exception("GraphQL schema cannot be generated")
             message = exc.message if isinstance(exc, DaapError) else "the GraphQL schema cannot be generated"
@@ -134,37 +138,51 @@ class GraphQLServer:
             return JSONResponse(body, 401, {"WWW-Authenticate": challenge(header is not None)})
         return None
 
-    async def current(self) -> GraphQL:
-        """The app for the current schema, regenerated if the published ports changed."""
-        if self._app is not None and time.monotonic() - self._checked < self.refresh_seconds:
-            return self._app
-        async with self._lock:
-            if self._app is None or time.monotonic() - self._checked >= self.refresh_seconds:
-                try:
-                    await run_in_threadpool(self._refresh)
-                except Exception:
-                    if self._app is None:
-                        raise
-                    log.exception("GraphQL schema refresh failed; serving the previous schema")
-                self._checked = time.monotonic()
-            assert self._app is not None
-            return self._app
+    async def current(self, caller: Caller | None = None) -> GraphQL:
+        """The app for the current schema as ``caller`` may see it: only the products it may
+        discover (every product without policies). Regenerated when the published ports changed."""
+        if self._key is None or time.monotonic() - self._checked >= self.refresh_seconds:
+            async with self._lock:
+                if self._key is None or time.monotonic() - self._checked >= self.refresh_seconds:
+                    try:
+                        await run_in_threadpool(self._refresh)
+                    except Exception:
+                        if self._key is None:
+                            raise
+                        log.exception("GraphQL schema refresh failed; serving the previous schema")
+                    self._checked = time.monotonic()
+        visible = await run_in_threadpool(self._visible, caller)
+        app = self._apps.get(visible)
+        if app is None:
+            app = await run_in_threadpool(self._build, visible)
+            self._apps[visible] = app
+        return app
+
+    def _visible(self, caller: Caller | None) -> frozenset[str] | None:
+        if caller is None or caller.principal is None or self.service.access is None:
+            return None
+        return frozenset(s.name for s in self._specs if self.service.visible(caller, s))
 
     def _refresh(self) -> None:
         tables, specs = self.service.tables(), self.service.products()
         key = schema_key(tables, specs)
-        if key == self._key and self._app is not None:
+        if key == self._key:
             return
+        self._tables, self._specs, self._apps = tables, specs, {}
+        self._key = key
+        log.info("GraphQL schema generated for %d ports", len(tables))
+
+    def _build(self, visible: frozenset[str] | None) -> GraphQL:
+        tables = [t for t in self._tables if visible is None or t.product in visible]
+        specs = [s for s in self._specs if visible is None or s.name in visible]
         schema = SchemaBuilder(self.service, self.limits).build(tables, specs)
-        self._app = GraphQL(
+        return GraphQL(
             schema,
             context_value=self._context,
             validation_rules=self._rules,
             error_formatter=format_error,
             logger=_DebugLog(logging.getLogger("daap.servers.graphql.requests"), {}),
         )
-        self._key = key
-        log.info("GraphQL schema generated for %d ports", len(tables))
 
     def _context(self, request: Request, _data: Any) -> dict[str, Any]:
         caller = request.scope.get(_CALLER)

@@ -30,9 +30,13 @@ NAMESPACE_OID, CLASS_OID = 16_384, 24_576
 class Catalog:
     """The catalog connection; thread-safe (each query runs on its own cursor)."""
 
-    def __init__(self, service: QueryService, *, max_age: float = 2.0) -> None:
+    def __init__(
+        self, service: QueryService, *, max_age: float = 2.0, visible: frozenset[str] | None = None
+    ) -> None:
         self.service = service
         self.max_age = max_age
+        #: the products it shows; None: every one
+        self.visible = visible
         self._con = duckdb.connect()
         self._lock = threading.Lock()
         self._built = -1.0
@@ -53,7 +57,10 @@ class Catalog:
         with self._lock:
             if not force and time.monotonic() - self._built < self.max_age:
                 return
-            rows = _rows(self.service.tables())
+            tables = self.service.tables()
+            if self.visible is not None:
+                tables = [t for t in tables if t.product in self.visible]
+            rows = _rows(tables)
             self._con.execute("BEGIN")
             for name, values in rows.items():
                 self._con.execute(f"DELETE FROM {name}")

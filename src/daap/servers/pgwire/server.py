@@ -60,6 +60,9 @@ class PgWireServer:
         self.max_message = max_message
         self.executor = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="pgwire")
         self.catalog = Catalog(service)
+        #: under access policies, one catalog per set of products its sessions may discover
+        self._catalogs: dict[frozenset[str], Catalog] = {}
+        self._catalogs_lock = threading.Lock()
         self._connections: dict[int, Connection] = {}
         self._pids = itertools.count(secrets.randbelow(1 << 20) + 1000)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -79,6 +82,22 @@ class PgWireServer:
             await self._server.wait_closed()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.catalog.close()
+        with self._catalogs_lock:
+            catalogs, self._catalogs = list(self._catalogs.values()), {}
+        for catalog in catalogs:
+            catalog.close()
+
+    def catalog_for(self, caller: Caller) -> Catalog:
+        """The catalog ``caller``'s session sees: under policies, only the products it may discover
+        (as of the session's start)."""
+        if caller.principal is None or self.service.access is None:
+            return self.catalog
+        visible = frozenset(s.name for s in self.service.products() if self.service.visible(caller, s))
+        with self._catalogs_lock:
+            found = self._catalogs.get(visible)
+            if found is None:
+                found = self._catalogs[visible] = Catalog(self.service, visible=visible)
+            return found
 
     def serve_in_thread(self) -> ServerThread:
         """Start on a private event loop in a daemon thread (tests, ``daap up``)."""

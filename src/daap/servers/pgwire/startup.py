@@ -89,7 +89,8 @@ async def _begin(conn: Connection, params: dict[str, str]) -> None:
     commands.parse_at(settings.get("daap.at", ""))
     callers = conn.server.callers
     caller = Caller(user) if callers is None else await asyncio.to_thread(callers, user)
-    conn.state = portal.Session(conn.server.service, conn.server.catalog, settings, dict(SETTINGS), caller)
+    catalog = await asyncio.to_thread(conn.server.catalog_for, caller)
+    conn.state = portal.Session(conn.server.service, catalog, settings, dict(SETTINGS), caller)
     settings["pid"] = str(conn.pid)
     conn.out.append(protocol.authentication(0))
     conn.out += [protocol.parameter_status(k, settings[k]) for k in REPORTED]

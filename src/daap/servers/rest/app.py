@@ -8,6 +8,8 @@ Routes (OpenAPI at ``/openapi.json``, rendered at ``/docs``)::
     GET  /api/products/{product}/queries/{name}?arg=...  call one
     POST /api/sql                                        {"sql", "params", "at"}
     GET  /api/whoami                                     the principal the request runs as
+    GET  /api/products/{product}/control[/versions|/explain] and PUT: the control port (rest.control)
+    GET  /api/access-log                                 allowed and denied accesses (governance)
     GET  /healthz                                        open: never asks for a token
 
 Authentication: every ``/api`` route depends on :func:`authenticated`, which asks
@@ -25,8 +27,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Response
 
 from daap.errors import ArgumentError
 from daap.mesh.observe import report
@@ -35,6 +36,8 @@ from daap.mesh.workspace import At
 from daap.query.engine import AtSpec
 from daap.query.service import Caller, QueryRequest, QueryService
 from daap.servers.rest import errors, formats, models, pages, rows
+from daap.servers.rest.auth import CALLER, authenticated
+from daap.servers.rest.control import control_router
 from daap.servers.rest.errors import InvalidRequest
 from daap.servers.rest.responses import envelope, page_response, stream_response, versions_header
 from daap.servers.rest.values import parse_at
@@ -80,28 +83,6 @@ overlap or skip. When there are more rows, the `Link` header (`rel="next"`) and 
 URL of the next page; its `_cursor` also pins the version the first page read."""
 
 
-BEARER = HTTPBearer(
-    auto_error=False,
-    description="a daap token (`daap token create PRINCIPAL`), required when the mesh has principals",
-)
-
-
-def authenticated(
-    request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
-) -> Caller:
-    """Who the request is: the caller its queries carry (a plain function: the metadata store blocks).
-
-    Raises:
-        AuthenticationError: authentication is on and the token is missing or not valid (401).
-    """
-    authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.authenticate_header(request.headers.get("authorization"))
-
-
-#: the caller of the request; FastAPI runs :func:`authenticated` once per request however often it is named
-CALLER = Annotated[Caller, Depends(authenticated)]
-
-
 def _at(raw: str | None) -> At:
     try:
         return parse_at(raw)
@@ -115,12 +96,12 @@ def _at_spec(raw: int | str | dict[str, int | str] | None) -> AtSpec:
     return _at(None if raw is None else str(raw))
 
 
-def _tables(service: QueryService) -> list[models.Table]:
-    return [models.Table.of(info) for info in service.tables()]
+def _tables(service: QueryService, caller: Caller) -> list[models.Table]:
+    return [models.Table.of(info) for info in service.tables(caller)]
 
 
-def _queries(service: QueryService, product: str) -> list[models.Query]:
-    return [models.Query.of(product, q) for q in service.product_spec(product).queries]
+def _queries(service: QueryService, product: str, caller: Caller) -> list[models.Query]:
+    return [models.Query.of(product, q) for q in service.product_spec(product, caller).queries]
 
 
 def _next_link(request: Request, cursor: str) -> str:
@@ -137,9 +118,10 @@ def _router(service: QueryService) -> APIRouter:
     ports = pages.Ports(service)
 
     @api.get("/tables", summary="Published output ports", response_model=list[models.Table])
-    def tables() -> list[models.Table]:
-        """Every published output port as a table, at its latest version, with its columns."""
-        return _tables(service)
+    def tables(caller: CALLER) -> list[models.Table]:
+        """Every published output port as a table, at its latest version, with its columns (under
+        policies: of the products the caller may discover)."""
+        return _tables(service, caller)
 
     @api.get(
         "/products/{product}/ports/{port}/rows",
@@ -162,6 +144,7 @@ def _router(service: QueryService) -> APIRouter:
         fmt = formats.choose(format, request.headers.get("accept"))
         filters = tuple((k, v) for k, v in request.query_params.multi_items() if k not in rows.RESERVED)
         wanted = pages.PageRequest(columns, sort, size, cursor, _at(at), filters)
+        service.product_spec(product, caller)  # one it may not discover is unknown
         page = pages.read_page(service, ports, product, port, wanted, caller)
         following = _next_link(request, page.next.encode()) if page.next else None
         headers = versions_header(page.versions)
@@ -172,9 +155,9 @@ def _router(service: QueryService) -> APIRouter:
     @api.get(
         "/products/{product}/queries", summary="Named queries of a product", response_model=list[models.Query]
     )
-    def named_queries(product: Annotated[str, PRODUCT]) -> list[models.Query]:
+    def named_queries(caller: CALLER, product: Annotated[str, PRODUCT]) -> list[models.Query]:
         """The documented queries a product offers: parameters with their types, and examples that work."""
-        return _queries(service, product)
+        return _queries(service, product, caller)
 
     @api.get("/products/{product}/queries/{name}", summary="Call a named query", responses=DATA)
     def call_named_query(
@@ -197,13 +180,14 @@ def _router(service: QueryService) -> APIRouter:
 
     @api.get("/products/{product}/observation", summary="Quality, monitors and SLOs of a product")
     def observation(
+        caller: CALLER,
         product: Annotated[str, PRODUCT],
         history: Annotated[int, Query(ge=1, le=500, description="how many past runs to list")] = 20,
     ) -> dict[str, Any]:
         """The observation port: the latest quality results per port (rules with their values, thresholds
         and sample offending rows; column profiles), the history of runs, the quarantined build, the
         monitors (freshness, volume, changes, column drift, schema changes) and the SLOs."""
-        spec = service.product_spec(product)
+        spec = service.require(caller, product, "read")  # its samples are rows of the product
         return report.observation(service.ws, product, history, spec=spec)
 
     @api.post("/sql", summary="Run a read-only SQL query", responses=DATA)
@@ -249,6 +233,7 @@ def create_app(service: QueryService, authenticator: Authenticator | None = None
     app.state.authenticator = authenticator or Authenticator()
     errors.install(app)
     app.include_router(_router(service))
+    app.include_router(control_router(service))
 
     @app.get("/healthz", summary="Liveness", response_model=models.Health)
     def healthz() -> models.Health:

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from daap.errors import AuthenticationError, DaapError, NotFound, PermissionDenied, QueryError, QueryRefused
 from daap.mesh.policy.authn import challenge
+from daap.mesh.policy.control import ControlConflict
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ STATUS: tuple[tuple[type[DaapError], int], ...] = (
     (AuthenticationError, 401),
     (PermissionDenied, 403),
     (NotFound, 404),
+    (ControlConflict, 409),
     (QueryRefused, 400),
     (QueryError, 400),
     (DaapError, 500),

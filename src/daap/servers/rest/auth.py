@@ -1,0 +1,33 @@
+"""Who an HTTP request is: the bearer token's principal, as a FastAPI dependency."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from daap.mesh.policy.authn import Authenticator, Caller
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="a daap token (`daap token create PRINCIPAL`), required when the mesh has principals",
+)
+
+
+def authenticated(
+    request: Request, _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+) -> Caller:
+    """Who the request is: the caller its queries carry (a plain function: the metadata store blocks).
+
+    Raises:
+        AuthenticationError: authentication is on and the token is missing or not valid (401).
+    """
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator.authenticate_header(request.headers.get("authorization"))
+
+
+#: the caller of the request; FastAPI runs :func:`authenticated` once per request however often it is named
+CALLER = Annotated[Caller, Depends(authenticated)]
+
+__all__ = ["BEARER", "CALLER", "authenticated"]
