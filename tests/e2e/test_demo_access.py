@@ -22,15 +22,12 @@ import httpx
 import psycopg
 import pytest
 
-from daap.cli.up import http_app, pg_authenticator
 from daap.mesh.builder import build_mesh
 from daap.mesh.policy.authn import Authenticator
 from daap.mesh.policy.identity import Identities
 from daap.mesh.workspace import Workspace
 from daap.query.service import QueryService
-from daap.servers.flight import FlightSqlServer
-from daap.servers.pgwire import PgWireServer
-from fixtures.http import serve_app
+from fixtures.http import serve_every_port
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "streaming-media"
 COLUMNS = "customer_id email full_name phone birth_date region"
@@ -58,17 +55,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         service.enforce_policies()
         authenticator = Authenticator.for_workspace(ws)
         assert authenticator.required  # the demo declares principals
-        with serve_app(http_app(service, authenticator)) as url:
-            flight = FlightSqlServer(service, authenticator=authenticator).serve_in_thread()
-            pg = PgWireServer(
-                service, auth=pg_authenticator(authenticator), callers=authenticator.principal_caller
-            ).serve_in_thread()
-            try:
-                yield {"root": root, "url": url, "flight": flight.port, "pg": pg.port, "tokens": tokens}
-            finally:
-                pg.stop()
-                flight.shutdown()
-                ws.close()
+        try:
+            with serve_every_port(service, authenticator) as ports:
+                yield {"root": root, "tokens": tokens, **ports}
+        finally:
+            ws.close()
 
 
 def psql(demo: dict[str, Any], who: str, sql: str) -> list[list[str]]:

@@ -11,14 +11,11 @@ import httpx
 import psycopg
 import pytest
 
-from daap.cli.up import http_app, pg_authenticator
 from daap.mesh.policy.authn import Authenticator
 from daap.mesh.policy.identity import Identities
 from daap.mesh.workspace import Workspace
 from daap.query.service import QueryRequest, QueryService
-from daap.servers.flight import FlightSqlServer
-from daap.servers.pgwire import PgWireServer
-from fixtures.http import serve_app
+from fixtures.http import serve_every_port
 from fixtures.workspace import Mesh
 
 MESH_YAML = """principals:
@@ -52,18 +49,11 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         service = QueryService(ws)
         service.enforce_policies()
         authenticator = Authenticator.for_workspace(ws)
-        with serve_app(http_app(service, authenticator)) as url:
-            flight = FlightSqlServer(service, authenticator=authenticator).serve_in_thread()
-            callers = authenticator.principal_caller
-            pg = PgWireServer(
-                service, auth=pg_authenticator(authenticator), callers=callers
-            ).serve_in_thread()
-            try:
-                yield {"url": url, "flight": flight.port, "pg": pg.port, "tokens": tokens, "service": service}
-            finally:
-                pg.stop()
-                flight.shutdown()
-                ws.close()
+        try:
+            with serve_every_port(service, authenticator) as ports:
+                yield {"tokens": tokens, "service": service, **ports}
+        finally:
+            ws.close()
 
 
 def rest(env, who):

@@ -18,16 +18,13 @@ import httpx
 import psycopg
 import pytest
 
-from daap.cli.up import http_app, pg_authenticator
 from daap.errors import NotFound, QueryRefused
 from daap.mesh.policy.accesslog import AccessLog
 from daap.mesh.policy.authn import Authenticator
 from daap.mesh.policy.identity import Identities
 from daap.mesh.workspace import Workspace
 from daap.query.service import QueryRequest, QueryService
-from daap.servers.flight import FlightSqlServer
-from daap.servers.pgwire import PgWireServer
-from fixtures.http import serve_app
+from fixtures.http import serve_every_port
 from fixtures.workspace import Mesh
 
 MESH_YAML = """principals:
@@ -105,21 +102,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         recorder = AccessLog(ws.metadata)
         service.enforce_policies(recorder=recorder)
         authenticator = Authenticator.for_workspace(ws)
-        with serve_app(http_app(service, authenticator)) as url:
-            flight = FlightSqlServer(service, authenticator=authenticator).serve_in_thread()
-            pg = PgWireServer(
-                service, auth=pg_authenticator(authenticator), callers=authenticator.principal_caller
-            ).serve_in_thread()
-            try:
-                yield {
-                    "url": url, "flight": flight.port, "pg": pg.port, "tokens": tokens, "service": service,
-                    "auth": authenticator, "ws": ws,
-                }  # fmt: skip
-            finally:
-                pg.stop()
-                flight.shutdown()
-                recorder.close()
-                ws.close()
+        try:
+            with serve_every_port(service, authenticator) as ports:
+                yield {"tokens": tokens, "service": service, "auth": authenticator, "ws": ws, **ports}
+        finally:
+            recorder.close()
+            ws.close()
 
 
 def run(env: dict[str, Any], who: str, sql: str, params: Any = ()) -> list[dict[str, Any]]:
