@@ -122,3 +122,13 @@ def test_validate_and_access_explain_on_the_command_line(mesh, daap_env):
     (folder / "access.cedar").write_text('permit(principal, action == Daap::Action::"reed", resource);\n')
     refused = daap("validate")
     assert refused.returncode == 3 and "access.cedar:1:" in refused.stdout and "reed" in refused.stdout
+    (folder / "access.cedar").unlink()
+    (folder / "access.yaml").write_text(
+        "rowFilters:\n  - {name: mine, where: owner = principal.name}\ncolumns: {sales.id: last4}\n"
+    )
+    refused = daap("validate")
+    assert refused.returncode == 3
+    assert "access.yaml:2:25: row filter 'mine': unknown column 'owner'" in refused.stdout
+    assert "access.yaml:3:11: columns: sales.id: mask 'last4' keeps text only" in refused.stdout
+    shown = _json.loads(daap("access", "explain", "sales", "--as", "ana", "--json").stdout)
+    assert shown["access_file"].endswith("sales/access.yaml") and shown["ports"][0]["port"] == "sales"
