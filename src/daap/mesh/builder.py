@@ -18,6 +18,7 @@ stops its dependents and nothing else.
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -26,18 +27,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from daap.errors import BuildError, DaapError, DependencyCycleError, SpecError
+from daap.errors import BuildError, DaapError, DependencyCycleError, InputError, SpecError
 from daap.mesh import publication, retention
 from daap.mesh.graph import order_products
 from daap.mesh.metadata import BuildRecord, GovernanceRecord, PortState, ProductVersion, Quarantined
 from daap.mesh.observe import lineage, quality
 from daap.mesh.policy import governance
 from daap.mesh.registry import gate
-from daap.mesh.workspace import Workspace
+from daap.mesh.workspace import SpecCache, Workspace
 from daap.runtime import build, engine
-from daap.runtime.inputs import resolve_inputs
+from daap.runtime.inputs import UpstreamData, UpstreamResolver, resolve_inputs
 from daap.runtime.storage import FilePlan
-from daap.spec.model import ProductSpec
+from daap.spec.model import ProductSource, ProductSpec
 
 Status = Literal["published", "unchanged", "quarantined", "failed", "skipped"]
 Progress = Callable[[str, str], None]
@@ -135,7 +136,7 @@ def _build_locked(
     progress("check contracts against the registry")
     gate.check(ws.registry, spec, ws.config.event_format)
     progress("read inputs")
-    inputs = resolve_inputs(spec, ws.upstream, build.column_types(spec))
+    inputs = resolve_inputs(spec, _upstream(ws, spec), build.column_types(spec))
     fingerprint = build.fingerprint(spec, inputs)
     latest = ws.metadata.latest_version(spec.name)
     still = _still_quarantined(ws, spec, fingerprint)
@@ -227,6 +228,57 @@ def _build_locked(
         + _apply_retention(ws, spec),
         events={p.port: p.as_json() for p in sent.get(version.version, ())},
     )
+
+
+def _upstream(ws: Workspace, spec: ProductSpec) -> UpstreamResolver:
+    """How ``spec`` reads other products: in a mesh with principals (zero trust), only what each
+    upstream's policies let it ``read``, filtered and masked for it; else everything.
+
+    Raises (from the resolver):
+        InputError: the upstream's policies do not let ``spec`` read it, or its access rules cannot
+            be applied (naming the input port and how to grant it).
+    """
+    from daap.mesh.policy.access import AccessControl, product_principal
+    from daap.mesh.policy.identity import Identities
+    from daap.mesh.policy.restrict import FilterError
+
+    if not Identities(ws).principals():
+        return ws.upstream
+    control = AccessControl.for_mesh(ws.config)
+    reader = product_principal(spec)
+    specs = SpecCache(ws)
+
+    def read(source: ProductSource) -> UpstreamData | None:
+        data = ws.upstream(source)
+        if data is None:
+            return None
+        port = next((p.name for p in spec.input_ports if p.source == source), source.ref)
+        try:
+            upstream = specs.find(source.product)
+            if not control.decide(reader, upstream, "read").allowed:
+                grant = (
+                    'permit(principal, action == Daap::Action::"read", resource) '
+                    f'when {{ principal.roles.contains("product") && principal.name == "{spec.name}" }};'
+                )
+                raise InputError(
+                    f"{spec.name} may not read {source.product}: the mesh has principals, so products "
+                    "read each other only as their policies allow",
+                    product=spec.name,
+                    port=port,
+                    hint=f"{source.product}'s owners grant it in {source.product}/access.cedar, e.g. {grant}",
+                )
+            restriction = control.restriction(reader, upstream, source.port)
+        except (FilterError, SpecError) as exc:
+            raise InputError(
+                f"{source.product}'s access rules cannot be applied: {exc}", product=spec.name, port=port
+            ) from exc
+        if not restriction.restricts:
+            return data
+        digest = hashlib.sha256(repr(restriction.signature).encode()).hexdigest()[:16]
+        relation = replace(data.relation, select=restriction.relation)
+        return replace(data, relation=relation, restriction=digest)
+
+    return read
 
 
 def _govern(ws: Workspace, spec: ProductSpec, candidate: build.Candidate) -> governance.GovernanceReport:

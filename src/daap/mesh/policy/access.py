@@ -31,6 +31,8 @@ from daap.spec.mesh import MeshConfig, PrincipalSpec
 from daap.spec.model import ProductSpec
 
 KEY_VARIABLE = "DAAP_MASK_KEY"
+#: the role of a product reading another product (see :func:`product_principal`)
+PRODUCT_ROLE = "product"
 KEY_FILE = "mask.key"
 _Signature = tuple[int, int, int, int] | None
 
@@ -201,6 +203,13 @@ class AccessControl:
         return made
 
 
+def product_principal(product: ProductSpec) -> PrincipalSpec:
+    """A product reading another one's port, as the principal the other's policies decide about:
+    kind ``service``, role ``product``, its domain, and its team as the attribute ``team``."""
+    attributes = {"team": product.team} if product.team else {}
+    return PrincipalSpec(product.name, "service", (PRODUCT_ROLE,), product.domain, (), attributes, "product")
+
+
 def _port_classes(port: Any) -> tuple[str, ...]:
     found: set[str] = set()
     for column in port.contract.columns:
@@ -221,4 +230,4 @@ def _signature(path: Path) -> _Signature:
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
-__all__ = ["KEY_FILE", "KEY_VARIABLE", "AccessControl"]
+__all__ = ["KEY_FILE", "KEY_VARIABLE", "PRODUCT_ROLE", "AccessControl", "product_principal"]

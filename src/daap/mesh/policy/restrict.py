@@ -273,7 +273,8 @@ def _mask(mask: str, column: ColumnSpec, key: str) -> str:
         return f"CAST({truncated} AS DATE)" if column.logical_type == "date" else truncated
     if mask == "redact" and column.logical_type == "string":
         return f"CASE WHEN {col} IS NULL THEN NULL ELSE '***' END"
-    return f"CASE WHEN false THEN {col} END"  # null (and redact of a non-text value): typed NULL
+    # null, and redact of a value that is not text: a NULL of the column's type, which reads nothing
+    return f"CAST(NULL AS {column.sql_type})"
 
 
 def _quote(name: str) -> str:

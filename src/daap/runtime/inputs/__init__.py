@@ -46,6 +46,9 @@ class UpstreamData:
     version: int
     build_id: str
     relation: Relation
+    #: what the reading product's access policies restrict of it (row filters, masks), as a
+    #: digest; empty when it reads everything. Part of the fingerprint: a changed policy rebuilds
+    restriction: str = ""
 
 
 #: returns None when the product, port or pinned version does not exist

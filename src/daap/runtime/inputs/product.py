@@ -36,7 +36,8 @@ def resolve_product(product: ProductSpec, port: InputPortSpec, upstream: Upstrea
     return ResolvedInput(
         name=port.name,
         relation=data.relation,
-        fingerprint=f"{source.ref}@{data.version}:{data.build_id}",
+        fingerprint=f"{source.ref}@{data.version}:{data.build_id}"
+        + (f":restricted:{data.restriction}" if data.restriction else ""),
         upstream_version=data.version,
         upstream_ref=source.ref,
     )
