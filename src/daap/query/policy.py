@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from daap.errors import PermissionDenied, QueryRefused, SpecError
 from daap.mesh.policy.access import AccessControl
-from daap.mesh.policy.authn import Caller
+from daap.mesh.policy.authn import Caller, is_anonymous, no_credentials
 from daap.mesh.policy.restrict import FilterError, Restriction
 from daap.query.guard import PortRef
 from daap.spec.model import ProductSpec
@@ -64,6 +64,8 @@ class ReadPolicy:
         reads = {}
         for product, spec in specs.items():
             decision = self.control.decide(principal, spec, "read")
+            if not decision.allowed and is_anonymous(caller):
+                raise no_credentials()
             if not decision.allowed:
                 raise ReadDenied(
                     f"permission denied: {caller.name} may not read {product}",

@@ -26,6 +26,7 @@ from daap.mesh.metadata import AccessEntry
 from daap.mesh.policy.access import AccessControl
 from daap.mesh.policy.accesslog import AccessRecorder, NoAccessLog
 from daap.mesh.policy.authn import Caller as Caller  # who asks; defined beside authentication
+from daap.mesh.policy.authn import is_anonymous, no_credentials
 from daap.mesh.policy.restrict import Restriction
 from daap.mesh.workspace import PortData, SpecCache, Workspace
 from daap.query import calls
@@ -164,6 +165,8 @@ class QueryService:
     def _execute(self, request: QueryRequest) -> tuple[QueryResult, tuple[PortRef, ...]]:
         """The result, ready to read, and the ports the query reads."""
         tree, refs = parse_query(request.sql)
+        if is_anonymous(request.caller) and (self.access is None or not refs):
+            raise no_credentials()  # a request without a token reads public products, nothing else
         if request.caller.principal is not None and self.access is not None:
             for product in dict.fromkeys(r.product for r in refs):
                 try:
@@ -307,6 +310,8 @@ class QueryService:
             NotFound: no such product; for a caller under policies, also a product it may not
                 discover, with the same message (its existence is not given away).
         """
+        if caller is not None and is_anonymous(caller) and self.access is None:
+            raise no_credentials()
         if caller is None or caller.principal is None or self.access is None:
             return self._specs.find(product)
         try:
@@ -314,6 +319,8 @@ class QueryService:
         except NotFound:
             spec = None
         if spec is None or not self.visible(caller, spec):
+            if is_anonymous(caller):
+                raise no_credentials()
             raise NotFound(f"no product {product!r}", hint="`GET /api/tables` lists the products you may see")
         return spec
 
@@ -327,6 +334,8 @@ class QueryService:
         spec = self.product_spec(product, caller)
         principal = caller.principal
         if principal is not None and self.access is not None and not self.may(caller, spec, action):
+            if is_anonymous(caller):
+                raise no_credentials()
             raise PermissionDenied(
                 f"permission denied: {caller.name} may not {action} {product}",
                 hint=f"`daap access explain {product} --as {caller.name}` shows why",
@@ -370,10 +379,14 @@ class QueryService:
         found = []
         with self._lock:
             published = {p: sorted(self.ws.version(p).ports) for p in self.ws.metadata.products()}
+        if caller is not None and is_anonymous(caller) and self.access is None:
+            raise no_credentials()
         if caller is not None and caller.principal is not None and self.access is not None:
             published = {
                 p: ports for p, ports in published.items() if p in specs and self.visible(caller, specs[p])
             }
+            if not published and is_anonymous(caller):
+                raise no_credentials()  # no public product: say what is missing rather than list nothing
         for product, ports in published.items():
             for port in ports:
                 found.append(self.table(product, port, specs.get(product)))

@@ -59,6 +59,8 @@ class OpenLineageConfig:
 #: a principal's name: it is also a PostgreSQL user name, so plain and short
 PRINCIPAL_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,62}$")
 PRINCIPAL_KINDS = ("person", "service")
+#: the principal of a request without credentials (reserved: nobody may be declared so)
+ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class PrincipalSpec:
     """A person or service that uses the mesh: roles, a domain, purposes of use, attributes."""
 
     name: str
-    kind: Literal["person", "service"] = "person"
+    kind: Literal["person", "service", "anonymous"] = "person"
     roles: tuple[str, ...] = ()
     domain: str | None = None
     purposes: tuple[str, ...] = ()
@@ -319,6 +321,8 @@ def _principals(doc: YamlDoc | None, entries: list[PrincipalFile]) -> tuple[Prin
         if not PRINCIPAL_NAME.match(entry.name):
             rule = "lowercase letters, digits, _ . - (start with a letter, at most 63 characters)"
             doc.report(where, f"principal name {entry.name!r} must be {rule}")
+        elif entry.name == ANONYMOUS:
+            doc.report(where, f"the principal name {ANONYMOUS!r} is reserved for requests without a token")
         elif entry.name in found:
             doc.report(where, f"principal {entry.name!r} is declared twice")
         else:

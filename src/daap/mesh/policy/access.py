@@ -31,6 +31,9 @@ from daap.spec.mesh import MeshConfig, PrincipalSpec
 from daap.spec.model import ProductSpec
 
 KEY_VARIABLE = "DAAP_MASK_KEY"
+#: what a request without a token may be allowed: a policy that permits every principal makes a
+#: product public
+ANONYMOUS_ACTIONS = ("discover", "read")
 #: the role of a product reading another product (see :func:`product_principal`)
 PRODUCT_ROLE = "product"
 KEY_FILE = "mask.key"
@@ -78,6 +81,10 @@ class AccessControl:
     def decide(
         self, principal: PrincipalSpec, product: ProductSpec, action: str, classification: str | None = None
     ) -> Decision:
+        """The Cedar decision; an anonymous caller may at most ``discover`` and ``read`` (public read),
+        whatever the policies say about other actions."""
+        if principal.kind == "anonymous" and action not in ANONYMOUS_ACTIONS:
+            return Decision(False, (), (f"a request without a token may not {action}",))
         return self.engine.decide(principal, product, action, classification)
 
     def access(self, product: ProductSpec) -> AccessSpec:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from daap.errors import AuthenticationError
 from daap.mesh.policy.identity import TOKEN_PREFIX, Identities, scram_verifiers
 from daap.mesh.workspace import Workspace
-from daap.spec.mesh import PrincipalSpec
+from daap.spec.mesh import ANONYMOUS, PrincipalSpec
 
 #: the HTTP (and gRPC) header a token travels in: ``Authorization: Bearer <token>``
 HEADER = "authorization"
@@ -51,6 +51,22 @@ class Caller:
 
 #: every request when authentication is off: today's unrestricted local caller
 LOCAL = Caller()
+#: a request without credentials, when authentication is on: it may discover and read only the
+#: products whose policies grant every principal (public read); anything else asks for a token
+ANONYMOUS_PRINCIPAL = PrincipalSpec(ANONYMOUS, "anonymous", source="none")
+ANONYMOUS_CALLER = Caller(ANONYMOUS, "anonymous", ANONYMOUS_PRINCIPAL)
+
+
+def is_anonymous(caller: Caller) -> bool:
+    return caller.principal is not None and caller.principal.kind == "anonymous"
+
+
+def no_credentials() -> AuthenticationError:
+    """The refusal of a request that needs a token and has none."""
+    return AuthenticationError(
+        "no credentials: send the header `Authorization: Bearer <token>`",
+        hint="create a token with `daap token create PRINCIPAL`",
+    )
 
 
 def fingerprint(principal: PrincipalSpec) -> str:
@@ -136,20 +152,23 @@ class Authenticator:
             return LOCAL
         assert self.identities is not None
         if not token:
-            raise AuthenticationError(
-                "no credentials: send the header `Authorization: Bearer <token>`",
-                hint="create a token with `daap token create PRINCIPAL`",
-            )
+            raise no_credentials()
         return caller_of(self.identities.authenticate(token))
 
-    def authenticate_header(self, authorization: str | None) -> Caller:
+    def authenticate_header(self, authorization: str | None, *, anonymous: bool = False) -> Caller:
         """The caller of a request whose ``Authorization`` header is ``authorization``.
+
+        Args:
+            anonymous: a request without any credentials is :data:`ANONYMOUS_CALLER` (for ports
+                that serve public products) instead of refused.
 
         Raises:
             AuthenticationError: as :meth:`authenticate`, or the header is not ``Bearer <token>``.
         """
         if not self.required:
             return LOCAL
+        if anonymous and (authorization is None or not authorization.strip()):
+            return ANONYMOUS_CALLER
         return self.authenticate(bearer_token(authorization))
 
     def principal_caller(self, name: str) -> Caller:
@@ -187,6 +206,8 @@ class Authenticator:
 
 
 __all__ = [
+    "ANONYMOUS_CALLER",
+    "ANONYMOUS_PRINCIPAL",
     "HEADER",
     "LOCAL",
     "Authenticator",
@@ -195,4 +216,6 @@ __all__ = [
     "caller_of",
     "challenge",
     "fingerprint",
+    "is_anonymous",
+    "no_credentials",
 ]

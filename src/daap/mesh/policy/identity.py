@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from daap.errors import AuthenticationError, UsageError
 from daap.mesh.metadata import StoredPrincipal, StoredToken
 from daap.mesh.workspace import Workspace
-from daap.spec.mesh import PRINCIPAL_KINDS, PRINCIPAL_NAME, PrincipalSpec
+from daap.spec.mesh import ANONYMOUS, PRINCIPAL_KINDS, PRINCIPAL_NAME, PrincipalSpec
 from daap.spec.types import duration
 
 TOKEN_PREFIX = "daap_"
@@ -100,6 +100,8 @@ class Identities:
                 f"principal name {spec.name!r} is not valid",
                 hint="use lowercase letters, digits, _ . - (start with a letter, at most 63 characters)",
             )
+        if spec.name == ANONYMOUS:
+            raise UsageError(f"the principal name {ANONYMOUS!r} is reserved for requests without a token")
         if spec.kind not in PRINCIPAL_KINDS:
             raise UsageError(f"principal kind must be one of {', '.join(PRINCIPAL_KINDS)}, got {spec.kind!r}")
         if any(p.name == spec.name for p in self.ws.config.principals):

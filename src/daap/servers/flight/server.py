@@ -55,6 +55,17 @@ class _Call(flight.ServerMiddleware):  # type: ignore[misc]
         self.at = at
 
 
+#: the calls that carry a query (DoAction: prepared statements): what the anonymous caller may make
+_ANONYMOUS_METHODS = frozenset(
+    {
+        flight.FlightMethod.GET_FLIGHT_INFO,
+        flight.FlightMethod.GET_SCHEMA,
+        flight.FlightMethod.DO_GET,
+        flight.FlightMethod.DO_ACTION,
+    }
+)
+
+
 class _CallFactory(flight.ServerMiddlewareFactory):  # type: ignore[misc]
     """Authenticates every call and keeps what daap reads of its headers where handlers find it.
 
@@ -67,7 +78,10 @@ class _CallFactory(flight.ServerMiddlewareFactory):  # type: ignore[misc]
 
     def start_call(self, info: Any, headers: dict[str, list[str | bytes]]) -> _Call:
         try:
-            caller = self.authenticator.authenticate_header(_header(headers, HEADER))
+            # no credentials at all: the anonymous caller, who may ask for public products' data and
+            # nothing else (no listings of actions or flights)
+            anonymous = info.method in _ANONYMOUS_METHODS
+            caller = self.authenticator.authenticate_header(_header(headers, HEADER), anonymous=anonymous)
         except AuthenticationError as exc:
             raise flight.FlightUnauthenticatedError(str(exc)).with_traceback(None) from None
         return _Call(caller, _header(headers, AT_HEADER))

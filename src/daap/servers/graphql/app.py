@@ -22,6 +22,7 @@ reported as ``INTERNAL_SERVER_ERROR`` without its details.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Hashable, Sequence
@@ -35,7 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from daap.errors import AuthenticationError, DaapError, NotFound, PermissionDenied, QueryError, QueryRefused
-from daap.mesh.policy.authn import LOCAL, Authenticator, challenge
+from daap.mesh.policy.authn import LOCAL, Authenticator, challenge, is_anonymous, no_credentials
 from daap.query.service import Caller, QueryService, TableInfo
 from daap.servers.graphql.limits import Limits, limits_rule
 from daap.servers.graphql.schema import SchemaBuilder
@@ -131,7 +132,14 @@ class GraphQLServer:
         """Keep the request's caller in its scope for the resolvers; the 401 response if it has none."""
         header = Request(scope).headers.get("authorization")
         try:
-            scope[_CALLER] = await run_in_threadpool(self.authenticator.authenticate_header, header)
+            caller = await run_in_threadpool(
+                functools.partial(self.authenticator.authenticate_header, header, anonymous=True)
+            )
+            if is_anonymous(caller):  # it needs at least one public product to ask about
+                await self.current(None)
+                if not await run_in_threadpool(self._visible, caller):
+                    raise no_credentials()
+            scope[_CALLER] = caller
         except AuthenticationError as exc:
             extensions = {"code": "UNAUTHENTICATED", **({"hint": exc.hint} if exc.hint else {})}
             body = {"errors": [{"message": exc.message, "extensions": extensions}]}
@@ -159,6 +167,8 @@ class GraphQLServer:
         return app
 
     def _visible(self, caller: Caller | None) -> frozenset[str] | None:
+        if caller is not None and is_anonymous(caller) and self.service.access is None:
+            return frozenset()  # nothing is public without policies
         if caller is None or caller.principal is None or self.service.access is None:
             return None
         return frozenset(s.name for s in self._specs if self.service.visible(caller, s))

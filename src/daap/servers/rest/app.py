@@ -31,7 +31,7 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request, Res
 
 from daap.errors import ArgumentError
 from daap.mesh.observe import report
-from daap.mesh.policy.authn import Authenticator
+from daap.mesh.policy.authn import Authenticator, is_anonymous, no_credentials
 from daap.mesh.workspace import At
 from daap.query.engine import AtSpec
 from daap.query.service import Caller, QueryRequest, QueryService
@@ -210,6 +210,8 @@ def _router(service: QueryService) -> APIRouter:
     def whoami(caller: CALLER) -> models.Whoami:
         """The principal the bearer token proves, with the roles, purposes and attributes policies see;
         `{"name": "local", "authenticated": false}` when the server does not authenticate."""
+        if is_anonymous(caller):
+            raise no_credentials()
         return models.Whoami.of(caller)
 
     return api

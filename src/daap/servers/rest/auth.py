@@ -24,7 +24,8 @@ def authenticated(
         AuthenticationError: authentication is on and the token is missing or not valid (401).
     """
     authenticator: Authenticator = request.app.state.authenticator
-    return authenticator.authenticate_header(request.headers.get("authorization"))
+    # no credentials at all: the anonymous caller, who reads public products and nothing else
+    return authenticator.authenticate_header(request.headers.get("authorization"), anonymous=True)
 
 
 #: the caller of the request; FastAPI runs :func:`authenticated` once per request however often it is named

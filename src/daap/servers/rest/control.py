@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from daap.errors import NotFound, PermissionDenied, SpecError
 from daap.mesh.metadata import AccessEntry
+from daap.mesh.policy.authn import is_anonymous, no_credentials
 from daap.mesh.policy.control import ControlPlane
 from daap.mesh.policy.identity import Identities
 from daap.query.service import Caller, QueryService
@@ -52,6 +53,8 @@ def control_router(service: QueryService) -> APIRouter:
     plane = ControlPlane(service.ws.metadata, dict(service.ws.config.masks))
 
     def administered(caller: Caller, product: str, protocol_detail: str) -> ProductSpec:
+        if is_anonymous(caller):
+            raise no_credentials()
         spec = service.product_spec(product, caller)
         principal = caller.principal
         if principal is None or service.access is None:
@@ -135,6 +138,8 @@ def control_router(service: QueryService) -> APIRouter:
     ) -> list[dict[str, Any]]:
         """Newest first: who, which product and port, which action, allowed or not, the policies that
         decided, when, and through which protocol."""
+        if is_anonymous(caller):
+            raise no_credentials()
         if caller.principal is not None and GOVERNANCE not in caller.principal.roles:
             raise PermissionDenied(
                 f"permission denied: {caller.name} may not read the access log",
