@@ -387,3 +387,23 @@ def test_the_access_log_records_allows_and_denies_per_protocol_for_governance_on
     assert entries[0]["policies"] == ["customers/access.cedar#analysts-read"]
     denied = http(env, "gov", "GET", "/access-log", params={"principal": "dan", "allowed": "false"}).json()
     assert denied and denied[0]["action"] == "discover" and denied[0]["product"] == "customers"
+
+
+def test_the_cli_as_a_principal_returns_what_every_port_returns(env):
+    import subprocess
+    import sys
+
+    sql = "SELECT id, email, phone, region FROM customers.customers ORDER BY id"
+    root = env["ws"].root
+    for who in ("ana", "gov"):
+        done = subprocess.run(
+            [sys.executable, "-m", "daap", "-w", str(root), "query", "--as", who, "--format", "json", sql],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert json.loads(done.stdout) == run(env, who, sql)
+    refused = subprocess.run(
+        [sys.executable, "-m", "daap", "-w", str(root), "query", "--as", "dan", sql],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0 and "no product 'customers'" in refused.stderr

@@ -193,6 +193,13 @@ def _outcome_json(o: BuildOutcome) -> dict[str, Any]:
     is_flag=True,
     help="Read each product's quarantined build (the rows its quality rules held back) where it has one.",
 )
+@click.option(
+    "--as",
+    "principal_name",
+    metavar="PRINCIPAL",
+    help="Run as PRINCIPAL under the products' policies, row filters and masks: exactly what it gets "
+    "from every port of `daap up`.",
+)
 @click.pass_context
 @handle_errors
 def query(
@@ -202,9 +209,10 @@ def query(
     fmt: str,
     out_path: Path | None,
     quarantined: bool,
+    principal_name: str | None,
 ) -> None:
     """Run a read-only SQL query; each output port is the table <product>.<port>."""
-    from daap.query.service import NoMetrics, QueryRequest, QueryService
+    from daap.query.service import Caller, NoMetrics, QueryRequest, QueryService
 
     if fmt == "parquet" and out_path is None:
         raise QueryError("--format parquet writes a file: add -o FILE")
@@ -212,8 +220,18 @@ def query(
         raise QueryError("--quarantined reads the held build; it takes no --at")
     ws = _workspace(ctx)
     try:
-        request = QueryRequest(sql, at=parse_at(at_values), protocol="cli", quarantined=quarantined)
-        result = QueryService(ws, cache_bytes=0, metrics=NoMetrics()).execute(request)
+        service = QueryService(ws, cache_bytes=0, metrics=NoMetrics())
+        caller = Caller()
+        if principal_name is not None:
+            from daap.mesh.policy.authn import Authenticator
+            from daap.mesh.policy.identity import Identities
+
+            service.enforce_policies()
+            caller = Authenticator(Identities(ws), required=True).principal_caller(principal_name)
+        request = QueryRequest(
+            sql, at=parse_at(at_values), caller=caller, protocol="cli", quarantined=quarantined
+        )
+        result = service.execute(request)
         try:
             rows = output.write_arrow(result.reader, fmt, sys.stdout.buffer, out_path)
         finally:
