@@ -7,12 +7,14 @@ must be exactly what the client library would write.
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from dateutil import parser as dates
@@ -270,16 +272,81 @@ def test_events_go_to_the_path_mesh_yaml_names(mesh):
     assert not (mesh.root / EVENTS).exists()
 
 
-def test_a_bad_openlineage_setting_is_a_positioned_config_error(mesh):
-    (mesh.root / "mesh.yaml").write_text("name: media\nopenlineage: {transport: http}\n")
+@pytest.mark.parametrize(
+    ("setting", "position", "message"),
+    [
+        ("{transport: kafka}", (2, 26), "'transport' must be one of 'file', 'http' or 'none', got 'kafka'"),
+        (
+            "{transport: http}",
+            (2, 1),
+            "openlineage transport http needs a url like http://127.0.0.1:5000, got missing",
+        ),
+        (
+            "{transport: http, url: 'ftp://x'}",
+            (2, 37),
+            "needs a url like http://127.0.0.1:5000, got 'ftp://x'",
+        ),
+        ("{transport: file, url: 'http://x'}", (2, 37), "openlineage url is only read with transport: http"),
+        ("{transport: http, url: 'http://x', timeout: 0}", (2, 58), "timeout must be a positive number"),
+    ],
+)
+def test_a_bad_openlineage_setting_is_a_positioned_config_error(mesh, setting, position, message):
+    (mesh.root / "mesh.yaml").write_text(f"name: media\nopenlineage: {setting}\n")
     plays(mesh)
 
     with pytest.raises(SpecError) as info:
         mesh.build()
 
     [problem] = info.value.diagnostics
-    assert (problem.line, problem.col) == (2, 26)
-    assert problem.message == "'transport' must be one of 'file' or 'none', got 'http'"
+    assert message in problem.message and (problem.line, problem.col) == position, problem
+
+
+class _Lineage(http.server.BaseHTTPRequestHandler):
+    """A lineage server that keeps every event POSTed to /api/v1/lineage (and refuses other paths)."""
+
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path != "/api/v1/lineage" or self.headers["Content-Type"] != "application/json":
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b"no such endpoint")
+            return
+        self.received.append(json.loads(body))
+        self.send_response(201)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_the_http_transport_posts_each_event_to_a_lineage_server(mesh):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Lineage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Lineage.received = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        (mesh.root / "mesh.yaml").write_text(f"openlineage: {{transport: http, url: '{url}'}}\n")
+        plays(mesh)
+        [published] = mesh.build_ok()
+        assert [e["eventType"] for e in _Lineage.received] == ["START", "COMPLETE"]
+        for event in _Lineage.received:
+            parse(event)  # exactly what openlineage-python would send
+        assert not (mesh.root / EVENTS).exists()
+        assert not [w for w in published.warnings if "OpenLineage" in w]
+
+        (mesh.root / "mesh.yaml").write_text(
+            f"openlineage: {{transport: http, url: '{url}', endpoint: elsewhere}}\n"
+        )
+        (mesh.root / "plays" / "d.csv").write_text(GOOD + "4,d,40\n")
+        [refused] = mesh.build_ok()  # a lineage server that refuses is a warning; the build stands
+        [note] = [w for w in refused.warnings if "OpenLineage" in w]
+        assert "answered 404" in note and "no such endpoint" in note and refused.version == 2
+    finally:
+        server.shutdown()
+        thread.join(5)
 
 
 def test_events_that_cannot_be_written_are_a_warning_and_the_builds_stand(mesh):

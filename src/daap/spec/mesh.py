@@ -50,10 +50,16 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 class OpenLineageConfig:
     """Where builds send their OpenLineage run events (see :mod:`daap.mesh.observe.lineage`)."""
 
-    #: ``file``: one JSON line per event appended to ``path``; ``none``: nowhere
-    transport: Literal["file", "none"] = "file"
+    #: ``file``: one JSON line per event appended to ``path``; ``http``: each event POSTed to
+    #: ``url`` + ``endpoint`` (Marquez's API); ``none``: nowhere
+    transport: Literal["file", "http", "none"] = "file"
     #: the file transport's file; None means ``<home>/openlineage/events.ndjson``
     path: Path | None = None
+    #: the http transport's server, e.g. ``http://127.0.0.1:5000``
+    url: str | None = None
+    endpoint: str = "api/v1/lineage"
+    #: seconds to wait for the server, per event
+    timeout: float = 5.0
 
 
 #: a principal's name: it is also a PostgreSQL user name, so plain and short
@@ -139,8 +145,11 @@ class OpenLineageFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    transport: Literal["file", "none"] = "file"
+    transport: Literal["file", "http", "none"] = "file"
     path: str | None = None
+    url: str | None = None
+    endpoint: str = "api/v1/lineage"
+    timeout: float = 5.0
 
 
 class PrincipalFile(BaseModel):
@@ -297,6 +306,13 @@ def _openlineage(doc: YamlDoc | None, root: Path, value: OpenLineageFile | None)
     if value is None:
         return OpenLineageConfig()
     assert doc is not None
+    if value.transport == "http":
+        return _openlineage_http(doc, value)
+    if value.url is not None:
+        doc.report(
+            ("openlineage", "url"),
+            f"openlineage url is only read with transport: http, not {value.transport!r}",
+        )
     if value.path is not None and value.transport != "file":
         doc.report(
             ("openlineage", "path"),
@@ -310,6 +326,24 @@ def _openlineage(doc: YamlDoc | None, root: Path, value: OpenLineageFile | None)
     elif value.path is not None:
         return OpenLineageConfig(value.transport, root / Path(value.path).expanduser())
     return OpenLineageConfig(value.transport)
+
+
+def _openlineage_http(doc: YamlDoc, value: OpenLineageFile) -> OpenLineageConfig:
+    """``{transport: http, url: http://host:5000}``: a server that takes ``POST /api/v1/lineage``."""
+    if value.url is None or not value.url.startswith(("http://", "https://")):
+        shown = "missing" if value.url is None else repr(value.url)
+        doc.report(
+            ("openlineage", "url"),
+            f"openlineage transport http needs a url like http://127.0.0.1:5000, got {shown}",
+        )
+    if value.path is not None:
+        doc.report(("openlineage", "path"), "openlineage path is only read with transport: file, not 'http'")
+    if not value.timeout > 0:
+        doc.report(
+            ("openlineage", "timeout"),
+            f"openlineage timeout must be a positive number of seconds, got {value.timeout}",
+        )
+    return OpenLineageConfig("http", url=value.url, endpoint=value.endpoint.strip("/"), timeout=value.timeout)
 
 
 def _principals(doc: YamlDoc | None, entries: list[PrincipalFile]) -> tuple[PrincipalSpec, ...]:

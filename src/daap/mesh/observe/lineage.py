@@ -29,6 +29,8 @@ never fails a build: a problem becomes one warning on its outcome.
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -118,6 +120,30 @@ class FileTransport:
             os.close(fd)
 
 
+@dataclass(frozen=True)
+class HttpTransport:
+    """POSTs each event as JSON to ``url``/``endpoint`` (Marquez's ``/api/v1/lineage``), in order."""
+
+    url: str
+    endpoint: str = "api/v1/lineage"
+    timeout: float = 5.0
+
+    def send(self, events: Sequence[Event]) -> None:
+        target = f"{self.url.rstrip('/')}/{self.endpoint}"
+        for event in events:
+            request = urllib.request.Request(
+                target, data=orjson.dumps(event), headers={"Content-Type": "application/json"}, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    response.read()
+            except urllib.error.HTTPError as exc:  # the server's answer says why
+                detail = exc.read(300).decode("utf-8", "replace").strip()
+                raise OSError(f"{target} answered {exc.code} {exc.reason}: {detail}") from None
+            except urllib.error.URLError as exc:
+                raise OSError(f"{target}: {exc.reason}") from None
+
+
 class NoTransport:
     """``transport: none``: events are not sent anywhere."""
 
@@ -128,6 +154,7 @@ class NoTransport:
 #: ``openlineage.transport`` -> the transport, given the settings and the mesh's home
 TRANSPORTS: dict[str, Callable[[OpenLineageConfig, Path], Transport]] = {
     "file": lambda settings, home: FileTransport(settings.path or home / DEFAULT_FILE),
+    "http": lambda settings, home: HttpTransport(settings.url or "", settings.endpoint, settings.timeout),
     "none": lambda settings, home: NoTransport(),
 }
 
@@ -311,4 +338,14 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-__all__ = ["PRODUCER", "RUN_NAMESPACE", "BuildRun", "FileTransport", "emit", "events", "run_id", "transport"]
+__all__ = [
+    "PRODUCER",
+    "RUN_NAMESPACE",
+    "BuildRun",
+    "FileTransport",
+    "HttpTransport",
+    "emit",
+    "events",
+    "run_id",
+    "transport",
+]
