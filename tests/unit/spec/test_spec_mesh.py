@@ -161,8 +161,12 @@ def test_openlineage_events_go_to_a_file_in_the_home_unless_mesh_yaml_says_other
     ("text", "problem"),
     [
         (
-            "name: m\nopenlineage: {transport: http}\n",
-            (2, 26, "'transport' must be one of 'file' or 'none', got 'http'"),
+            "name: m\nopenlineage: {transport: kafka}\n",
+            (2, 26, "'transport' must be one of 'file', 'http' or 'none', got 'kafka'"),
+        ),
+        (
+            "openlineage: {transport: http, url: localhost:5000}\n",
+            (1, 37, "openlineage transport http needs a url like http://127.0.0.1:5000, got 'localhost:5000'"),
         ),
         ("openlineage: none\n", (1, 14, "'openlineage' must be a mapping, got a string")),
         (

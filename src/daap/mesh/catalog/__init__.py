@@ -1,0 +1,1 @@
+"""The central catalog: products, their search, and their lineage."""
