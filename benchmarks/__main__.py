@@ -16,6 +16,7 @@ from benchmarks import (
     backbone,
     build_1e7,
     build_raw_csv,
+    catalog_search,
     change_set,
     event_latency,
     flight_doget,
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     quality.NAME: quality.run,
     authz.NAME: authz.run,
     policy_query.NAME: policy_query.run,
+    catalog_search.NAME: catalog_search.run,
 }
 
 

@@ -259,11 +259,11 @@ def test_a_store_at_migration_5_upgrades_to_6_keeping_its_data(store_url: str) -
     finally:
         upgraded.close()
 
-    again = open_at_migration(store_url, 6)  # the same schema as now: nothing to apply
+    again = open_metadata_store(store_url)  # nothing left to apply
     try:
         with again._tx() as tx:
             ledger = tx.fetch_all("SELECT version, name FROM daap_schema_migrations ORDER BY version")
-        assert ledger[-2:] == [(5, "principals and tokens"), (6, "control")]
+        assert ledger[4:6] == [(5, "principals and tokens"), (6, "control")]
         assert again.control_version("sales") is not None
     finally:
         again.close()

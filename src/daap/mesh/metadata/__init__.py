@@ -28,6 +28,16 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from daap.errors import ConfigError
+from daap.mesh.metadata._catalog import (
+    CatalogColumn,
+    CatalogEntry,
+    CatalogHit,
+    CatalogPage,
+    CatalogPersona,
+    CatalogPort,
+    CatalogSnippet,
+    CatalogStore,
+)
 from daap.mesh.metadata._control import (
     AccessEntry,
     AccessLogStore,
@@ -53,6 +63,14 @@ __all__ = [
     "AccessLogStore",
     "BuildRecord",
     "BuildState",
+    "CatalogColumn",
+    "CatalogEntry",
+    "CatalogHit",
+    "CatalogPage",
+    "CatalogPersona",
+    "CatalogPort",
+    "CatalogSnippet",
+    "CatalogStore",
     "ControlStore",
     "ControlVersion",
     "GovernanceRecord",
@@ -140,7 +158,14 @@ class Publication:
 
 
 class MetadataStore(
-    RegistryStore, ObservationStore, IdentityStore, AccessLogStore, ControlStore, GovernanceStore, Protocol
+    RegistryStore,
+    ObservationStore,
+    IdentityStore,
+    AccessLogStore,
+    ControlStore,
+    GovernanceStore,
+    CatalogStore,
+    Protocol,
 ):
     """Port for recording builds and published product versions (and the schema registry's tables).
 

@@ -256,6 +256,98 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        7,
+        "catalog",
+        (
+            # One narrow row per product (searches join it for names), its entry as JSON and
+            # its words per weighted search column in a document beside it. The words are cut
+            # by daap.mesh.metadata._catalog.search_words, the same for both databases.
+            # No CHECK on status: CatalogEntry refuses unknown ones.
+            """CREATE TABLE daap_catalog (
+                id {serial},
+                name TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL,
+                updated_at {timestamp} NOT NULL
+            )""",
+            """CREATE TABLE daap_catalog_documents (
+                product_id BIGINT PRIMARY KEY REFERENCES daap_catalog (id),
+                body {json} NOT NULL,
+                search_name TEXT NOT NULL,
+                search_objective TEXT NOT NULL,
+                search_tags TEXT NOT NULL,
+                search_text TEXT NOT NULL,
+                search_columns TEXT NOT NULL
+            )""",
+            # Facet values (domain, product_type, owner, status, tag, classification) by id,
+            # and which products have which: counting integers is what keeps facets fast.
+            """CREATE TABLE daap_catalog_facet_values (
+                id {serial},
+                facet TEXT NOT NULL,
+                value TEXT NOT NULL,
+                UNIQUE (facet, value)
+            )""",
+            """CREATE TABLE daap_catalog_facets (
+                product_id BIGINT NOT NULL REFERENCES daap_catalog (id),
+                facet TEXT NOT NULL,
+                value_id BIGINT NOT NULL REFERENCES daap_catalog_facet_values (id),
+                PRIMARY KEY (product_id, facet, value_id)
+            )""",
+            "CREATE INDEX daap_catalog_facets_by_value ON daap_catalog_facets (value_id, product_id)",
+        ),
+        only={
+            # An FTS5 index over the documents' search columns (external content: the text is
+            # stored once), kept in step by triggers in the writer's transaction. The words
+            # arrive folded already, so the tokenizer takes them as they are.
+            "sqlite": (
+                """CREATE VIRTUAL TABLE daap_catalog_fts USING fts5(
+                    search_name, search_objective, search_tags, search_text, search_columns,
+                    content='daap_catalog_documents', content_rowid='product_id',
+                    tokenize='unicode61 remove_diacritics 0', prefix='2 3'
+                )""",
+                """CREATE TRIGGER daap_catalog_fts_insert AFTER INSERT ON daap_catalog_documents BEGIN
+                    INSERT INTO daap_catalog_fts (rowid, search_name, search_objective, search_tags,
+                        search_text, search_columns)
+                    VALUES (new.product_id, new.search_name, new.search_objective, new.search_tags,
+                        new.search_text, new.search_columns);
+                END""",
+                """CREATE TRIGGER daap_catalog_fts_delete AFTER DELETE ON daap_catalog_documents BEGIN
+                    INSERT INTO daap_catalog_fts (daap_catalog_fts, rowid, search_name, search_objective,
+                        search_tags, search_text, search_columns)
+                    VALUES ('delete', old.product_id, old.search_name, old.search_objective,
+                        old.search_tags, old.search_text, old.search_columns);
+                END""",
+                # re-indexed only when its words changed (a republished product mostly keeps them)
+                """CREATE TRIGGER daap_catalog_fts_update AFTER UPDATE ON daap_catalog_documents
+                WHEN old.search_name IS NOT new.search_name
+                    OR old.search_objective IS NOT new.search_objective
+                    OR old.search_tags IS NOT new.search_tags OR old.search_text IS NOT new.search_text
+                    OR old.search_columns IS NOT new.search_columns
+                BEGIN
+                    INSERT INTO daap_catalog_fts (daap_catalog_fts, rowid, search_name, search_objective,
+                        search_tags, search_text, search_columns)
+                    VALUES ('delete', old.product_id, old.search_name, old.search_objective,
+                        old.search_tags, old.search_text, old.search_columns);
+                    INSERT INTO daap_catalog_fts (rowid, search_name, search_objective, search_tags,
+                        search_text, search_columns)
+                    VALUES (new.product_id, new.search_name, new.search_objective, new.search_tags,
+                        new.search_text, new.search_columns);
+                END""",
+            ),
+            # A weighted tsvector (A name, B objective and tags, C text, D columns) that
+            # PostgreSQL keeps in step itself, and its GIN index.
+            "postgres": (
+                """ALTER TABLE daap_catalog_documents ADD COLUMN search tsvector GENERATED ALWAYS AS (
+                    setweight(to_tsvector('simple', search_name), 'A')
+                    || setweight(to_tsvector('simple', search_objective), 'B')
+                    || setweight(to_tsvector('simple', search_tags), 'B')
+                    || setweight(to_tsvector('simple', search_text), 'C')
+                    || setweight(to_tsvector('simple', search_columns), 'D')
+                ) STORED""",
+                "CREATE INDEX daap_catalog_search ON daap_catalog_documents USING GIN (search)",
+            ),
+        },
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from daap.errors import MetadataError
 from daap.mesh.metadata import BuildRecord, BuildState, PortState, ProductVersion, Publication
+from daap.mesh.metadata._catalog import CatalogTables
 from daap.mesh.metadata._control import ControlTables
 from daap.mesh.metadata._dialect import Dialect, Tx
 from daap.mesh.metadata._identity import IdentityTables
@@ -43,7 +44,7 @@ _SELECT_VERSION = f"SELECT {VERSION_COLUMNS} FROM daap_product_versions"
 _SELECT_PUBLICATION = f"SELECT {PUBLICATION_COLUMNS} FROM daap_publications"
 
 
-class SqlMetadataStore(RegistryTables, ObservationTables, IdentityTables, ControlTables, ABC):
+class SqlMetadataStore(RegistryTables, ObservationTables, IdentityTables, ControlTables, CatalogTables, ABC):
     """:class:`~daap.mesh.metadata.MetadataStore` on a SQL database (see module docstring)."""
 
     dialect: ClassVar[Dialect]
