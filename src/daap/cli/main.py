@@ -66,11 +66,25 @@ def main() -> None:
 
 
 # Commands register themselves on `cli`; imported last because they import it.
-from daap.cli import access, audit, commands, demo, diff, events, govern, observe, registry, up, watch  # noqa: E402
+from daap.cli import (  # noqa: E402
+    access,
+    audit,
+    catalog,
+    commands,
+    demo,
+    diff,
+    events,
+    govern,
+    observe,
+    registry,
+    up,
+    watch,
+)
 
 __all__ = [
     "access",
     "audit",
+    "catalog",
     "cli",
     "commands",
     "demo",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -42,6 +43,9 @@ from daap.spec.model import ProductSource, ProductSpec
 
 Status = Literal["published", "unchanged", "quarantined", "failed", "skipped"]
 Progress = Callable[[str, str], None]
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,19 @@ def build_mesh(
             outcomes[spec.name] = BuildOutcome(spec.name, spec.folder, "skipped", message=message)
             continue
         outcomes[spec.name] = build_product(ws, spec, functools.partial(progress, spec.name), send_events)
+    _register(ws)
     return list(outcomes.values())
+
+
+def _register(ws: Workspace) -> None:
+    """Bring the central catalog in step with what was built; it never fails a build."""
+    from daap.mesh.catalog.register import sync
+
+    try:
+        for note in sync(ws):
+            log.warning("%s", note)
+    except Exception:
+        log.exception("the catalog could not be updated")
 
 
 def _failed(outcome: BuildOutcome | None) -> bool:

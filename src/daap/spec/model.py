@@ -248,6 +248,9 @@ class ProductSpec:
     output_ports: tuple[OutputPortSpec, ...]
     transformation: TransformSpec | None
     purpose: str | None = None
+    #: the descriptor's ``description.usage`` and ``description.limitations``
+    usage: str | None = None
+    limitations: str | None = None
     business_objective: str | None = None
     consumer_personas: tuple[Persona, ...] = ()
     team: str | None = None

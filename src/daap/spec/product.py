@@ -194,6 +194,8 @@ def _spec(
         output_ports=tuple(outputs),
         transformation=settings.transformation,
         purpose=description.get("purpose"),
+        usage=_text(description.get("usage")),
+        limitations=_text(description.get("limitations")),
         business_objective=settings.business_objective,
         consumer_personas=settings.personas,
         team=team.get("name"),

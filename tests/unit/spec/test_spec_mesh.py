@@ -166,7 +166,11 @@ def test_openlineage_events_go_to_a_file_in_the_home_unless_mesh_yaml_says_other
         ),
         (
             "openlineage: {transport: http, url: localhost:5000}\n",
-            (1, 37, "openlineage transport http needs a url like http://127.0.0.1:5000, got 'localhost:5000'"),
+            (
+                1,
+                37,
+                "openlineage transport http needs a url like http://127.0.0.1:5000, got 'localhost:5000'",
+            ),
         ),
         ("openlineage: none\n", (1, 14, "'openlineage' must be a mapping, got a string")),
         (

@@ -37,6 +37,7 @@ from daap.query.engine import AtSpec
 from daap.query.service import Caller, QueryRequest, QueryService
 from daap.servers.rest import errors, formats, models, pages, rows
 from daap.servers.rest.auth import CALLER, authenticated
+from daap.servers.rest.catalog import catalog_router
 from daap.servers.rest.control import control_router
 from daap.servers.rest.errors import InvalidRequest
 from daap.servers.rest.responses import envelope, page_response, stream_response, versions_header
@@ -236,6 +237,7 @@ def create_app(service: QueryService, authenticator: Authenticator | None = None
     errors.install(app)
     app.include_router(_router(service))
     app.include_router(control_router(service))
+    app.include_router(catalog_router(service))
 
     @app.get("/healthz", summary="Liveness", response_model=models.Health)
     def healthz() -> models.Health:

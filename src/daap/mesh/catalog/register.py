@@ -1,0 +1,116 @@
+"""Feeding the central catalog from the platform itself, so it cannot drift.
+
+:func:`sync` runs after every ``build_mesh`` (and ``daap catalog sync``): each
+product folder of the workspace becomes (or updates) its :class:`CatalogEntry`
+from its descriptor, contracts, latest published version, health (quality,
+SLOs, monitors) and governance report, with its product lineage. A product
+whose folder is gone is marked ``deleted``; one whose descriptor says
+``retired`` is marked so. Nothing is ever left stale: a folder that no longer
+loads keeps its last entry, marked with the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from daap.errors import DaapError
+from daap.mesh.catalog.lineage import product_lineage
+from daap.mesh.metadata import CatalogColumn, CatalogEntry, CatalogPersona, CatalogPort
+from daap.mesh.observe.report import health
+from daap.mesh.policy.policies import column_classifications
+from daap.mesh.workspace import Workspace
+from daap.spec.model import ColumnSpec, ProductSpec
+
+#: descriptor statuses the catalog shows as they are; every other is ``active``
+KEPT_STATUSES = ("retired", "deprecated", "draft", "proposed")
+
+
+def entry_of(ws: Workspace, spec: ProductSpec, health_state: Any = None) -> CatalogEntry:
+    """The catalog entry of ``spec`` as the workspace knows it now."""
+    version = ws.metadata.latest_version(spec.name)
+    governance = ws.metadata.governance_report(spec.name)
+    ports = tuple(
+        CatalogPort(port.name, port.description, tuple(_column(c) for c in port.contract.columns))
+        for port in spec.output_ports
+    )
+    columns = [col for port in spec.output_ports for col in port.contract.columns]
+    classes = sorted({c for col in columns for c in column_classifications(col)})
+    lineage = [e.upstream for e in product_lineage(spec)]
+    document: dict[str, Any] = {
+        "upstream": lineage,
+        "version": spec.version,
+        "id": spec.id,
+        "queries": [q.name for q in spec.queries],
+    }
+    if health_state is not None:
+        document["health"] = health_state.as_json()
+    return CatalogEntry(
+        name=spec.name,
+        domain=spec.domain,
+        product_type=spec.product_type,
+        owner=spec.team,
+        status=spec.status if spec.status in KEPT_STATUSES else "active",
+        business_objective=spec.business_objective,
+        purpose=spec.purpose,
+        description=spec.purpose,
+        usage=spec.usage,
+        limitations=spec.limitations,
+        personas=tuple(
+            CatalogPersona(p.name, p.description, tuple(p.skills)) for p in spec.consumer_personas
+        ),
+        tags=tuple(spec.tags),
+        classifications=tuple(classes),
+        ports=ports,
+        latest_version=version.version if version is not None else None,
+        published_at=version.published_at if version is not None else None,
+        quality_status=health_state.quality if health_state is not None else None,
+        governance_errors=governance.errors if governance is not None else None,
+        governance_warnings=governance.warnings if governance is not None else None,
+        updated_at=datetime.now(UTC),
+        document=document,
+    )
+
+
+def sync(ws: Workspace, *, with_health: bool = False) -> list[str]:
+    """Bring the catalog in step with the workspace; returns a note per product it could not read.
+
+    Never raises for one product: the catalog is a side channel of builds. ``with_health`` also
+    reads each product's quality, SLOs and monitors (``daap catalog sync``; builds skip it).
+    """
+    notes: list[str] = []
+    specs: list[ProductSpec] = []
+    for folder in ws.product_folders():
+        try:
+            specs.append(ws.load(folder))
+        except DaapError as exc:
+            notes.append(f"catalog: {folder.name} not updated ({exc.message})")
+    states = {}
+    try:
+        states = {h.product: h for h in health(ws, specs)} if with_health else {}
+    except Exception as exc:  # health is a nicety of the entry
+        notes.append(f"catalog: health not read ({type(exc).__name__}: {exc})")
+    seen = set()
+    for spec in specs:
+        seen.add(spec.name)
+        try:
+            ws.metadata.upsert_catalog(entry_of(ws, spec, states.get(spec.name)))
+        except Exception as exc:
+            notes.append(f"catalog: {spec.name} not updated ({type(exc).__name__}: {exc})")
+    now = datetime.now(UTC)
+    for entry in ws.metadata.catalog_entries():
+        if entry.name not in seen and entry.status != "deleted" and entry.name not in _broken(notes):
+            ws.metadata.mark_catalog_status(entry.name, "deleted", now)
+    return notes
+
+
+def _broken(notes: Sequence[str]) -> set[str]:
+    return {n.split(" ", 2)[1] for n in notes if n.startswith("catalog: ")}
+
+
+def _column(column: ColumnSpec) -> CatalogColumn:
+    return CatalogColumn(column.name, column.logical_type, column.description, column.classification)
+
+
+__all__ = ["entry_of", "sync"]

@@ -1,0 +1,201 @@
+"""The discovery port: search the central catalog and open a product's page.
+
+Routes (under ``/api``)::
+
+    GET /products?q=&domain=&type=&owner=&tag=&classification=&status=&limit=&offset=
+    GET /products/{product}          the entry, sample rows, named queries, lineage, snippets
+
+Results are filtered by the caller's ``discover`` permission (``read`` implies
+it); sample rows go through the one query path, so the caller's row filters
+and masks apply to them as to any query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from daap.errors import DaapError, NotFound
+from daap.mesh.metadata import CatalogEntry
+from daap.mesh.policy.authn import is_anonymous
+from daap.query.service import Caller, QueryRequest, QueryService
+from daap.servers.rest.auth import CALLER, authenticated
+from daap.servers.rest.pages import jsonable
+from daap.spec.types import quote
+
+#: the facets a search filters by: query parameter -> facet name in the store
+FACETS = {
+    "domain": "domain",
+    "type": "product_type",
+    "owner": "owner",
+    "tag": "tag",
+    "classification": "classification",
+    "status": "status",
+}
+SAMPLE_ROWS = 5
+
+
+def catalog_router(service: QueryService) -> APIRouter:
+    api = APIRouter(prefix="/api", dependencies=[Depends(authenticated)], tags=["catalog"])
+
+    @api.get("/products", summary="Search the catalog")
+    def search(
+        request: Request,
+        caller: CALLER,
+        q: Annotated[str | None, Query(description="words to look for; the last one may be a prefix")] = None,
+        domain: Annotated[list[str] | None, Query(description="only these domains")] = None,
+        type: Annotated[list[str] | None, Query(description="only these product types")] = None,
+        owner: Annotated[list[str] | None, Query(description="only these owner teams")] = None,
+        tag: Annotated[list[str] | None, Query(description="only products with these tags")] = None,
+        classification: Annotated[
+            list[str] | None, Query(description="only with these classifications")
+        ] = None,
+        status: Annotated[
+            list[str] | None, Query(description="active, deprecated, retired, deleted, …")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=100, description="results per page")] = 20,
+        offset: Annotated[int, Query(ge=0, description="results to skip")] = 0,
+    ) -> dict[str, Any]:
+        """Ranked full-text search over names, objectives, purposes, personas, tags, ports and columns,
+        with facet counts; only the products the caller may discover."""
+        given = {"domain": domain, "type": type, "owner": owner, "tag": tag,
+                 "classification": classification, "status": status}  # fmt: skip
+        facets = {FACETS[k]: v for k, v in given.items() if v}
+        page = service.ws.metadata.search_catalog(
+            q, facets=facets, visible=visible(service, caller), limit=limit, offset=offset
+        )
+        following = offset + len(page.items)
+        return {
+            "items": [_hit(h) for h in page.items],
+            "total": page.total,
+            "facets": {k: dict(v) for k, v in page.facets.items()},
+            "next": str(request.url.include_query_params(offset=following))
+            if following < page.total
+            else None,
+        }
+
+    @api.get("/products/{product}", summary="A product's page")
+    def show(
+        request: Request, caller: CALLER, product: Annotated[str, Path(description="the data product's name")]
+    ) -> dict[str, Any]:
+        """Everything the catalog knows of the product, sample rows of each port (as the caller may see
+        them), its named queries, its lineage (upstream and downstream) and connection snippets."""
+        entry = service.ws.metadata.catalog_entry(product)
+        seen = visible(service, caller)
+        if entry is None or (seen is not None and product not in seen):
+            service.product_spec(product, caller)  # the same answer as for any unknown product
+            raise NotFound(f"no product {product!r} in the catalog", hint="`daap build` registers it")
+        page = entry.to_json()
+        page["samples"] = {p.name: _samples(service, caller, product, p.name) for p in entry.ports}
+        page["queries"] = _queries(service, caller, product)
+        page["lineage"] = _lineage(service, entry, seen)
+        page["connect"] = snippets(
+            str(request.base_url).rstrip("/"), request.url.hostname or "127.0.0.1", entry
+        )
+        return page
+
+    return api
+
+
+def visible(service: QueryService, caller: Caller) -> Collection[str] | None:
+    """The products ``caller`` may discover (None: all, for the local caller). Deleted products (no
+    folder) only for the local caller and the governance role."""
+    principal = caller.principal
+    if principal is None or service.access is None:
+        return None
+    names = []
+    specs = {s.name: s for s in service.products()}
+    for entry in service.ws.metadata.catalog_entries():
+        spec = specs.get(entry.name)
+        if spec is None:
+            if "governance" in principal.roles and not is_anonymous(caller):
+                names.append(entry.name)
+        elif service.visible(caller, spec):
+            names.append(entry.name)
+    return names
+
+
+def _hit(hit: Any) -> dict[str, Any]:
+    entry: CatalogEntry = hit.entry
+    found = {
+        "name": entry.name,
+        "domain": entry.domain,
+        "type": entry.product_type,
+        "owner": entry.owner,
+        "status": entry.status,
+        "business_objective": entry.business_objective,
+        "purpose": entry.purpose,
+        "tags": list(entry.tags),
+        "latest_version": entry.latest_version,
+        "quality": entry.quality_status,
+        "score": hit.score,
+    }
+    if hit.snippet is not None:
+        found["snippet"] = {"field": hit.snippet.field, "text": hit.snippet.text}
+    return found
+
+
+def _samples(service: QueryService, caller: Caller, product: str, port: str) -> dict[str, Any]:
+    sql = f"SELECT * FROM {quote(product)}.{quote(port)} LIMIT {SAMPLE_ROWS}"
+    try:
+        table = service.execute(QueryRequest(sql, caller=caller, protocol="rest")).read_all()
+    except DaapError as exc:  # not published yet, or not readable by this caller: say why
+        return {"rows": None, "reason": exc.message}
+    return {"rows": [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]}
+
+
+def _queries(service: QueryService, caller: Caller, product: str) -> list[dict[str, Any]]:
+    try:
+        spec = service.product_spec(product, caller)
+    except DaapError:
+        return []
+    return [
+        {"name": q.name, "description": q.description, "sql": q.sql,
+         "parameters": [{"name": p.name, "type": p.logical_type} for p in q.parameters]}
+        for q in spec.queries
+    ]  # fmt: skip
+
+
+def _lineage(service: QueryService, entry: CatalogEntry, seen: Collection[str] | None) -> dict[str, Any]:
+    upstream = list(entry.document.get("upstream", []))
+    downstream = sorted(
+        other.name
+        for other in service.ws.metadata.catalog_entries()
+        if any(str(u).split(".")[0] == entry.name for u in other.document.get("upstream", []))
+        and (seen is None or other.name in seen)
+    )
+    return {"upstream": upstream, "downstream": downstream}
+
+
+def snippets(http: str, host: str, entry: CatalogEntry) -> dict[str, str]:
+    """Ready-to-paste ways to read the product's first port (``$DAAP_TOKEN``: the reader's token)."""
+    if not entry.ports:
+        return {}
+    port = entry.ports[0].name
+    sql = f"SELECT * FROM {entry.name}.{port} LIMIT 10"
+    first = entry.ports[0].columns[0].name if entry.ports[0].columns else "*"
+    rows = f"{http}/api/products/{entry.name}/ports/{port}/rows"
+    bearer = '"Authorization: Bearer $DAAP_TOKEN"'
+    token = '{"Authorization": "Bearer " + os.environ["DAAP_TOKEN"]}'
+    graphql = f'{{"query": "{{ {entry.name}__{port}(limit: 10) {{ rows {{ {first} }} }} }}"}}'
+    return {
+        "psql": f'PGPASSWORD=$DAAP_TOKEN psql "host={host} port=5433 dbname=daap user=$USER" -c "{sql}"',
+        "python_adbc": "\n".join([
+            "import os, adbc_driver_flightsql.dbapi as flight_sql",
+            f'with flight_sql.connect("grpc://{host}:8815", autocommit=True,',
+            '                        db_kwargs={"adbc.flight.sql.authorization_header":'
+            ' "Bearer " + os.environ["DAAP_TOKEN"]}) as conn:',
+            f'    print(conn.cursor().execute("{sql}").fetch_arrow_table())',
+        ]),
+        "pandas": "\n".join([
+            "import os, pandas as pd",
+            f'rows = pd.read_json("{rows}?_format=ndjson", lines=True, storage_options={token})',
+        ]),
+        "curl": f'curl -s -H {bearer} "{rows}"',
+        "graphql": f"curl -s {http}/graphql -H 'content-type: application/json' -H {bearer} -d '{graphql}'",
+    }  # fmt: skip
+
+
+__all__ = ["catalog_router", "snippets", "visible"]

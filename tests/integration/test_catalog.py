@@ -1,0 +1,140 @@
+"""The central catalog as the platform feeds it: builds register, search ranks and filters by
+permission, a product page shows samples through the query path, deleted products are marked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from daap.mesh.policy.authn import Authenticator
+from daap.mesh.policy.identity import Identities
+from daap.query.service import QueryService
+from fixtures.http import serve_every_port
+
+ORDERS = "id,customer,email,amount\n1,c1,a@x.eu,10\n2,c2,b@x.us,20\n3,c1,a@x.eu,5\n"
+
+
+def shop(mesh, principals: bool = False):
+    if principals:
+        (mesh.root / "mesh.yaml").write_text(
+            "principals:\n  - {name: ana, roles: [analyst]}\n  - {name: dan, roles: [intern]}\n"
+        )
+    orders = mesh.product(
+        "orders",
+        [("id", "integer", {"description": "the order number"}), ("customer", "string"),
+         ("email", "string", {"classification": "pii"}), ("amount", "number")],
+        pk=["id"], inputs={"s": {"path": "d.csv"}}, files={"d.csv": ORDERS},
+    )  # fmt: skip
+    descriptor = json.loads((orders / "dataproduct.yaml").read_text())
+    descriptor["tags"] = ["sales", "orders"]
+    descriptor["description"] = {"purpose": "Every order of the web shop, as it was placed."}
+    descriptor["customProperties"].append(
+        {"property": "businessObjective", "value": "Know revenue per customer, daily."}
+    )
+    (orders / "dataproduct.yaml").write_text(json.dumps(descriptor))
+    grant = (
+        'permit(principal, action == Daap::Action::"read", resource) '
+        'when {{ principal.roles.contains("{}") }};\n'
+    )
+    (orders / "access.cedar").write_text(grant.format("analyst") + grant.format("product"))
+    mesh.product(
+        "revenue",
+        [("customer", "string"), ("total", "number")],
+        pk=["customer"], product_type="derived", inputs={"orders": "orders.orders"},
+        transform="SELECT customer, sum(amount) AS total FROM orders GROUP BY customer",
+    )  # fmt: skip
+    mesh.build_ok()
+    return orders
+
+
+def test_builds_register_products_and_search_ranks_and_facets(mesh):
+    shop(mesh)
+    ws = mesh.workspace()
+    try:
+        page = ws.metadata.search_catalog("revenue")
+        assert next(h.entry.name for h in page.items) == "revenue"  # its name beats orders' objective
+        assert {h.entry.name for h in page.items} == {"revenue", "orders"}
+        orders = ws.metadata.catalog_entry("orders")
+        assert orders is not None and orders.latest_version == 1 and orders.classifications == ("pii",)
+        assert orders.business_objective == "Know revenue per customer, daily." and "sales" in orders.tags
+        revenue = ws.metadata.catalog_entry("revenue")
+        assert revenue is not None and revenue.document["upstream"] == ["orders.orders"]
+        assert dict(ws.metadata.search_catalog(None).facets["product_type"]) == {"raw": 1, "derived": 1}
+        assert ws.metadata.search_catalog('"orders" OR (*').total >= 1  # FTS syntax is just text
+    finally:
+        ws.close()
+
+
+def test_a_deleted_product_is_marked_not_forgotten(mesh):
+    shop(mesh)
+    shutil.rmtree(mesh.root / "revenue")
+    mesh.build_ok()
+    ws = mesh.workspace()
+    try:
+        gone = ws.metadata.catalog_entry("revenue")
+        assert gone is not None and gone.status == "deleted"
+        assert [
+            h.entry.name for h in ws.metadata.search_catalog(None, facets={"status": ["deleted"]}).items
+        ] == ["revenue"]
+    finally:
+        ws.close()
+
+
+@pytest.fixture
+def served(mesh):
+    shop(mesh, principals=True)
+    ws = mesh.workspace()
+    ids = Identities(ws)
+    tokens = {n: ids.create_token(n)[1] for n in ("ana", "dan")}
+    service = QueryService(ws)
+    service.enforce_policies()
+    try:
+        with serve_every_port(service, Authenticator.for_workspace(ws)) as ports:
+            yield {"tokens": tokens, **ports}
+    finally:
+        ws.close()
+
+
+def get(served: dict[str, Any], who: str, path: str, **params: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {served['tokens'][who]}"}
+    return httpx.get(f"{served['url']}/api{path}", headers=headers, params=params)
+
+
+def test_the_discovery_port_filters_by_permission_and_samples_through_the_query_path(served):
+    found = get(served, "ana", "/products", q="order").json()
+    assert [i["name"] for i in found["items"]] == ["orders"] and found["total"] == 1
+    assert found["facets"]["domain"] == {"test": 1}
+    assert get(served, "dan", "/products", q="order").json()["total"] == 0
+    page = get(served, "ana", "/products/orders").json()
+    assert page["business_objective"] == "Know revenue per customer, daily."
+    samples = page["samples"]["orders"]["rows"]
+    assert len(samples) == 3 and all(r["email"] == "***" for r in samples)  # pii: redacted for ana
+    assert page["lineage"] == {"upstream": ["file:d.csv"], "downstream": []}  # ana may not discover revenue
+    assert "psql" in page["connect"] and "orders.orders" in page["connect"]["psql"]
+    hidden = get(served, "dan", "/products/orders")
+    unknown = get(served, "dan", "/products/nosuch")
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["error"]["message"] == "no product 'orders'"
+
+
+def test_the_cli_searches_shows_and_follows_impact(mesh):
+    shop(mesh)
+
+    def daap(*args: str) -> str:
+        cmd = [sys.executable, "-m", "daap", "-w", str(mesh.root), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    assert "orders" in daap("catalog", "search", "web shop")
+    shown = json.loads(daap("catalog", "show", "orders", "--json"))
+    assert shown["downstream"] == ["revenue"] and shown["latest_version"] == 1
+    impacted = json.loads(daap("catalog", "impact", "orders.orders.amount", "--json"))
+    assert {(i["node"], i["kind"]) for i in impacted} >= {
+        ("revenue", "product"),
+        ("revenue.revenue.total", "derived"),
+    }
