@@ -121,6 +121,37 @@ def test_the_discovery_port_filters_by_permission_and_samples_through_the_query_
     unknown = get(served, "dan", "/products/nosuch")
     assert hidden.status_code == unknown.status_code == 404
     assert hidden.json()["error"]["message"] == "no product 'orders'"
+    assert get(served, "dan", "/lineage", node="orders").status_code == 404
+    assert get(served, "ana", "/lineage", node="orders").json()["edges"] == [
+        {"from": "file:orders/d.csv", "to": "orders"}
+    ]  # revenue: ana may not discover it
+
+
+def test_lineage_around_a_node_with_depth_capped_and_pages(mesh):
+    shop(mesh)
+    ws = mesh.workspace()
+    service = QueryService(ws)
+    try:
+        with serve_every_port(service, Authenticator.for_workspace(ws)) as ports:
+            url = f"{ports['url']}/api/lineage"
+            one = httpx.get(url, params={"node": "revenue"}).json()
+            assert one["edges"] == [{"from": "orders", "to": "revenue"}] and one["depth"] == 1
+            two = httpx.get(url, params={"node": "revenue", "depth": 2}).json()
+            assert {"from": "file:orders/d.csv", "to": "orders"} in two["edges"] and two["total"] == 2
+            deep = httpx.get(url, params={"node": "orders.orders", "depth": 10_000}).json()
+            assert deep["capped"] and deep["depth"] == 10 and deep["total"] == 2
+            first = httpx.get(url, params={"node": "orders", "limit": 1}).json()
+            assert len(first["edges"]) == 1 and first["total"] == 2 and "offset=1" in first["next"]
+            rest = httpx.get(first["next"]).json()
+            assert rest["next"] is None and rest["edges"] != first["edges"]
+            for bad, status in (
+                ({"node": "nosuch"}, 404),
+                ({"node": "file:nope"}, 404),
+                ({"node": "orders", "depth": 0}, 422),
+            ):
+                assert httpx.get(url, params=bad).status_code == status
+    finally:
+        ws.close()
 
 
 def test_the_cli_searches_shows_and_follows_impact(mesh):

@@ -35,6 +35,8 @@ FACETS = {
     "status": "status",
 }
 SAMPLE_ROWS = 5
+#: the most hops a lineage request walks each way, however many it asks for
+MAX_DEPTH = 10
 
 
 def catalog_router(service: QueryService) -> APIRouter:
@@ -96,7 +98,89 @@ def catalog_router(service: QueryService) -> APIRouter:
         )
         return page
 
+    @api.get("/lineage", summary="The lineage graph around a node")
+    def lineage(
+        request: Request,
+        caller: CALLER,
+        node: Annotated[str, Query(description="a product, `product.port`, or `file:<glob>`")],
+        depth: Annotated[int, Query(ge=1, description=f"hops each way, default 1, at most {MAX_DEPTH}")] = 1,
+        limit: Annotated[int, Query(ge=1, le=1000, description="edges per page")] = 200,
+        offset: Annotated[int, Query(ge=0, description="edges to skip")] = 0,
+    ) -> dict[str, Any]:
+        """Product-level lineage: the ports and files the node reads from, and the products reading it,
+        up to `depth` hops each way (capped), breadth first; the edges come a page at a time."""
+        seen = visible(service, caller)
+        graph = _graph(service, seen)
+        start = node.split(".")[0] if not node.startswith("file:") else node
+        if start not in graph.nodes:
+            if not node.startswith("file:"):
+                service.product_spec(start, caller)  # the same answer as for any unknown product
+            raise NotFound(
+                f"no lineage node {node!r}", hint="a product, product.port, or file:<glob> it reads"
+            )
+        hops = min(depth, MAX_DEPTH)
+        edges = graph.around(start, hops)
+        page = edges[offset : offset + limit]
+        following = offset + len(page)
+        nodes = sorted({n for e in page for n in e} | {start})
+        return {
+            "node": start,
+            "depth": hops,
+            "capped": depth > MAX_DEPTH,
+            "nodes": nodes,
+            "edges": [{"from": a, "to": b} for a, b in page],
+            "total": len(edges),
+            "next": str(request.url.include_query_params(offset=following))
+            if following < len(edges)
+            else None,
+        }
+
     return api
+
+
+class _Graph:
+    """Products, and the products and files they read, as the catalog has them."""
+
+    def __init__(self, nodes: Collection[str], edges: list[tuple[str, str]]) -> None:
+        self.nodes = set(nodes)
+        self.up: dict[str, list[str]] = {}
+        self.down: dict[str, list[str]] = {}
+        for source, reader in edges:
+            self.up.setdefault(reader, []).append(source)
+            self.down.setdefault(source, []).append(reader)
+            self.nodes |= {source, reader}
+
+    def around(self, start: str, hops: int) -> list[tuple[str, str]]:
+        """Every edge ``(upstream, reader)`` within ``hops`` of ``start`` either way, nearest first."""
+        found: dict[tuple[str, str], None] = {}
+        for links, downstream in ((self.up, False), (self.down, True)):
+            frontier, seen = [start], {start}
+            for _ in range(hops):
+                following = []
+                for current in frontier:
+                    for other in sorted(links.get(current, ())):
+                        found[(current, other) if downstream else (other, current)] = None
+                        if other not in seen:
+                            seen.add(other)
+                            following.append(other)
+                frontier = following
+        return list(found)
+
+
+def _graph(service: QueryService, seen: Collection[str] | None) -> _Graph:
+    """The lineage the caller may see: products it may discover, and the files they read."""
+    names, edges = [], []
+    for entry in service.ws.metadata.catalog_entries():
+        if seen is not None and entry.name not in seen:
+            continue
+        names.append(entry.name)
+        for upstream in entry.document.get("upstream", []):
+            text = str(upstream)
+            # a file is the reading product's own: file:<product>/<glob>
+            source = f"file:{entry.name}/{text[5:]}" if text.startswith("file:") else text.split(".")[0]
+            if source.startswith("file:") or seen is None or source in seen:
+                edges.append((source, entry.name))
+    return _Graph(names, edges)
 
 
 def visible(service: QueryService, caller: Caller) -> Collection[str] | None:
