@@ -465,6 +465,8 @@ def test_public_names() -> None:
         "GovernanceRecord",
         "GovernanceStore",
         "IdentityStore",
+        "LineageEvent",
+        "LineageStore",
         "MetadataStore",
         "ObservationStore",
         "PortProfile",

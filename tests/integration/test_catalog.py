@@ -169,3 +169,76 @@ def test_the_cli_searches_shows_and_follows_impact(mesh):
         ("revenue", "product"),
         ("revenue.revenue.total", "derived"),
     }
+
+
+def ol_event(job: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> dict[str, Any]:
+    """A run event as openlineage-python builds and serialises it."""
+    import uuid
+
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent
+    from openlineage.client.generated.base import EventType
+    from openlineage.client.serde import Serde
+
+    built = RunEvent(
+        eventType=EventType.COMPLETE,
+        eventTime="2026-11-24T10:00:00.000Z",
+        producer="https://github.com/apache/airflow",
+        run=Run(runId=str(uuid.uuid4())),
+        job=Job(namespace="airflow", name=job),
+        inputs=[InputDataset(namespace=n, name=d) for n, d in inputs],
+        outputs=[OutputDataset(namespace=n, name=d) for n, d in outputs],
+    )
+    data: dict[str, Any] = Serde.to_dict(built)
+    return data
+
+
+BAD_EVENTS = [
+    ("[]", "a JSON object, got a list"),
+    ("{not json", "not JSON"),
+    ('{"eventType": "DONE"}', "eventType must be one of START, RUNNING, COMPLETE, ABORT, FAIL, OTHER"),
+    ('{"eventType": "START", "eventTime": "yesterday"}', "eventTime must be an ISO 8601 time"),
+    ('{"eventType": "START", "eventTime": "2026-11-24T10:00:00"}', "eventTime must have a time zone"),
+]
+
+
+def test_outside_jobs_post_openlineage_events_and_join_the_graph(mesh):
+    shop(mesh)
+    ws = mesh.workspace()
+    service = QueryService(ws)
+    try:
+        with serve_every_port(service, Authenticator.for_workspace(ws)) as ports:
+            sink, graph = f"{ports['url']}/api/v1/lineage", f"{ports['url']}/api/lineage"
+            mesh_ns = f"daap://{mesh.root.name}"
+            event = ol_event(
+                "load_orders", [("postgres://shop-db", "public.orders")], [(mesh_ns, "orders.orders")]
+            )
+            posted = httpx.post(sink, json=event)
+            assert posted.status_code == 201 and posted.json()["job"] == "job:airflow/load_orders"
+            report = ol_event("weekly_report", [(mesh_ns, "revenue.revenue")], [("s3://bi", "weekly.csv")])
+            assert httpx.post(sink, json=report).status_code == 201
+            around = httpx.get(graph, params={"node": "orders", "depth": 3}).json()
+            edges = {(e["from"], e["to"]) for e in around["edges"]}
+            assert ("dataset:postgres://shop-db/public.orders", "job:airflow/load_orders") in edges
+            assert ("job:airflow/load_orders", "orders") in edges and ("orders", "revenue") in edges
+            assert ("revenue", "job:airflow/weekly_report") in edges
+            assert ("job:airflow/weekly_report", "dataset:s3://bi/weekly.csv") in edges
+            job = httpx.get(graph, params={"node": "job:airflow/load_orders"}).json()
+            assert job["total"] == 2  # what it read and what it wrote
+
+            before = len(ws.metadata.lineage_events(limit=1000))
+            missing = {k: v for k, v in event.items() if k != "job"}
+            wrong_run = {**event, "run": {"runId": "not-a-uuid"}}
+            bad_input = {**event, "inputs": [{"namespace": "x"}]}
+            bad = [
+                *BAD_EVENTS,
+                (json.dumps(missing), "job must be an object"),
+                (json.dumps(wrong_run), "run.runId must be a UUID"),
+                (json.dumps(bad_input), "inputs[0].name must be a non-empty string"),
+            ]
+            for body, message in bad:
+                refused = httpx.post(sink, content=body, headers={"content-type": "application/json"})
+                assert refused.status_code == 400 and message in refused.json()["error"]["message"], body
+            assert len(ws.metadata.lineage_events(limit=1000)) == before  # nothing half-stored
+            assert httpx.get(graph, params={"node": "job:nope/x"}).status_code == 404
+    finally:
+        ws.close()

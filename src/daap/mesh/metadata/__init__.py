@@ -47,6 +47,7 @@ from daap.mesh.metadata._control import (
     GovernanceStore,
 )
 from daap.mesh.metadata._identity import IdentityStore, StoredPrincipal, StoredToken
+from daap.mesh.metadata._lineage import LineageEvent, LineageStore
 from daap.mesh.metadata._observe import (
     ObservationStore,
     PortProfile,
@@ -76,6 +77,8 @@ __all__ = [
     "GovernanceRecord",
     "GovernanceStore",
     "IdentityStore",
+    "LineageEvent",
+    "LineageStore",
     "MetadataStore",
     "ObservationStore",
     "PortProfile",
@@ -165,6 +168,7 @@ class MetadataStore(
     ControlStore,
     GovernanceStore,
     CatalogStore,
+    LineageStore,
     Protocol,
 ):
     """Port for recording builds and published product versions (and the schema registry's tables).

@@ -348,6 +348,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             ),
         },
     ),
+    Migration(
+        8,
+        "lineage events",
+        (
+            # OpenLineage run events that jobs outside daap sent (POST /api/v1/lineage), as sent,
+            # with what the lineage graph reads of them beside
+            """CREATE TABLE daap_lineage_events (
+                seq {serial},
+                received_at {timestamp} NOT NULL,
+                event_time TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                job_namespace TEXT NOT NULL,
+                job_name TEXT NOT NULL,
+                run_id TEXT NOT NULL,
+                inputs {json} NOT NULL,
+                outputs {json} NOT NULL,
+                event {json} NOT NULL
+            )""",
+            "CREATE INDEX daap_lineage_events_by_job ON daap_lineage_events (job_namespace, job_name, seq)",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (

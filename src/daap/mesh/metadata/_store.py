@@ -22,6 +22,7 @@ from daap.mesh.metadata._catalog import CatalogTables
 from daap.mesh.metadata._control import ControlTables
 from daap.mesh.metadata._dialect import Dialect, Tx
 from daap.mesh.metadata._identity import IdentityTables
+from daap.mesh.metadata._lineage import LineageTables
 from daap.mesh.metadata._observe import ObservationTables
 from daap.mesh.metadata._registry import RegistryTables
 from daap.mesh.metadata._rows import (
@@ -44,7 +45,9 @@ _SELECT_VERSION = f"SELECT {VERSION_COLUMNS} FROM daap_product_versions"
 _SELECT_PUBLICATION = f"SELECT {PUBLICATION_COLUMNS} FROM daap_publications"
 
 
-class SqlMetadataStore(RegistryTables, ObservationTables, IdentityTables, ControlTables, CatalogTables, ABC):
+class SqlMetadataStore(
+    RegistryTables, ObservationTables, IdentityTables, ControlTables, CatalogTables, LineageTables, ABC
+):
     """:class:`~daap.mesh.metadata.MetadataStore` on a SQL database (see module docstring)."""
 
     dialect: ClassVar[Dialect]

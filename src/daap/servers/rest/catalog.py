@@ -4,6 +4,8 @@ Routes (under ``/api``)::
 
     GET /products?q=&domain=&type=&owner=&tag=&classification=&status=&limit=&offset=
     GET /products/{product}          the entry, sample rows, named queries, lineage, snippets
+    GET /lineage?node=&depth=        the lineage graph around a node (products, files, outside jobs)
+    POST /v1/lineage                 an OpenLineage run event from a job outside daap (Marquez's API)
 
 Results are filtered by the caller's ``discover`` permission (``read`` implies
 it); sample rows go through the one query path, so the caller's row filters
@@ -12,16 +14,21 @@ and masks apply to them as to any query.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from daap.errors import DaapError, NotFound
+from daap.mesh.catalog.openlineage import MAX_EVENT_BYTES, EventError, dataset_node, job_node, parse_event
 from daap.mesh.metadata import CatalogEntry
-from daap.mesh.policy.authn import is_anonymous
+from daap.mesh.policy.authn import is_anonymous, no_credentials
 from daap.query.service import Caller, QueryRequest, QueryService
 from daap.servers.rest.auth import CALLER, authenticated
+from daap.servers.rest.errors import BadBody
 from daap.servers.rest.pages import jsonable
 from daap.spec.types import quote
 
@@ -98,6 +105,26 @@ def catalog_router(service: QueryService) -> APIRouter:
         )
         return page
 
+    @api.post("/v1/lineage", summary="Accept an OpenLineage run event (Marquez-compatible)", status_code=201)
+    async def accept_lineage(request: Request, caller: CALLER) -> dict[str, Any]:
+        """An OpenLineage run event from a job outside daap (Airflow, Spark, dbt): checked (400 naming the
+        field that is wrong; nothing is kept), stored as sent, and joined to the lineage graph."""
+        if is_anonymous(caller):
+            raise no_credentials()
+        body = await request.body()
+        if len(body) > MAX_EVENT_BYTES:
+            raise BadBody(f"the event is {len(body):,} bytes; the most accepted is {MAX_EVENT_BYTES:,}")
+        try:
+            event = parse_event(json.loads(body))
+        except json.JSONDecodeError as exc:
+            raise BadBody(
+                f"the event is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
+        except EventError as exc:
+            raise BadBody(f"not an OpenLineage run event daap can take: {exc}") from None
+        await run_in_threadpool(service.ws.metadata.record_lineage_event, event, datetime.now(UTC))
+        return {"job": job_node(event.job_namespace, event.job_name), "run": event.run_id}
+
     @api.get("/lineage", summary="The lineage graph around a node")
     def lineage(
         request: Request,
@@ -111,9 +138,10 @@ def catalog_router(service: QueryService) -> APIRouter:
         up to `depth` hops each way (capped), breadth first; the edges come a page at a time."""
         seen = visible(service, caller)
         graph = _graph(service, seen)
-        start = node.split(".")[0] if not node.startswith("file:") else node
+        external = node.startswith(("file:", "job:", "dataset:"))
+        start = node if external else node.split(".")[0]
         if start not in graph.nodes:
-            if not node.startswith("file:"):
+            if not external:
                 service.product_spec(start, caller)  # the same answer as for any unknown product
             raise NotFound(
                 f"no lineage node {node!r}", hint="a product, product.port, or file:<glob> it reads"
@@ -180,6 +208,18 @@ def _graph(service: QueryService, seen: Collection[str] | None) -> _Graph:
             source = f"file:{entry.name}/{text[5:]}" if text.startswith("file:") else text.split(".")[0]
             if source.startswith("file:") or seen is None or source in seen:
                 edges.append((source, entry.name))
+    for job in service.ws.metadata.lineage_jobs():  # jobs outside daap, as their events say
+        node = job_node(job.job_namespace, job.job_name)
+        for namespace, name in job.inputs:
+            source = dataset_node(namespace, name)
+            if not source.startswith("dataset:") and seen is not None and source not in seen:
+                continue
+            edges.append((source, node))
+        for namespace, name in job.outputs:
+            target = dataset_node(namespace, name)
+            if not target.startswith("dataset:") and seen is not None and target not in seen:
+                continue
+            edges.append((node, target))
     return _Graph(names, edges)
 
 

@@ -39,9 +39,14 @@ class InvalidRequest(DaapError):
         super().__init__(f"{parameter}: {message}", hint=hint)
 
 
+class BadBody(DaapError):
+    """A request body that cannot be taken as it is (an OpenLineage event that is not one): 400."""
+
+
 #: most specific first: the first class an error is an instance of decides its status
 STATUS: tuple[tuple[type[DaapError], int], ...] = (
     (InvalidRequest, 422),
+    (BadBody, 400),
     (AuthenticationError, 401),
     (PermissionDenied, 403),
     (NotFound, 404),

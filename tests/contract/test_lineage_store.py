@@ -1,0 +1,39 @@
+"""OpenLineage events from jobs outside daap, kept as sent: the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from daap.mesh.metadata import LineageEvent, MetadataStore
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+RUN = "3f4a6b2c-1111-4222-8333-944455556666"
+
+
+def event(job: str, kind: str, inputs=(), outputs=(), run: str = RUN) -> LineageEvent:
+    body = {"eventType": kind, "job": {"namespace": "airflow", "name": job}, "extra": {"kept": True}}
+    return LineageEvent(
+        "2026-11-01T12:00:00Z", kind, "airflow", job, run, tuple(inputs), tuple(outputs), body
+    )
+
+
+def test_events_are_kept_as_sent_newest_first(store: MetadataStore) -> None:
+    first = event("etl", "START")
+    second = event("etl", "COMPLETE", [("pg://db", "public.orders")], [("daap://shop", "orders.orders")])
+    store.record_lineage_event(first, T0)
+    store.record_lineage_event(second, T0)
+    newest, oldest = store.lineage_events(limit=10)
+    assert (newest.event_type, oldest.event_type) == ("COMPLETE", "START")
+    assert newest.inputs == (("pg://db", "public.orders"),) and newest.event["extra"] == {"kept": True}
+    assert newest.received_at == T0 and len(store.lineage_events(limit=1)) == 1
+
+
+def test_each_job_is_its_newest_event_that_names_datasets(store: MetadataStore) -> None:
+    store.record_lineage_event(event("etl", "COMPLETE", [("a", "x")], [("b", "y")]), T0)
+    store.record_lineage_event(event("etl", "START"), T0)  # names nothing: the graph keeps the last that did
+    store.record_lineage_event(event("dbt", "COMPLETE", [("b", "y")], [("c", "z")]), T0)
+    jobs = store.lineage_jobs()
+    assert [(j.job_name, j.inputs, j.outputs) for j in jobs] == [
+        ("dbt", (("b", "y"),), (("c", "z"),)),
+        ("etl", (("a", "x"),), (("b", "y"),)),
+    ]
