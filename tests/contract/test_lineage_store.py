@@ -37,3 +37,20 @@ def test_each_job_is_its_newest_event_that_names_datasets(store: MetadataStore) 
         ("dbt", (("b", "y"),), (("c", "z"),)),
         ("etl", (("a", "x"),), (("b", "y"),)),
     ]
+
+
+def test_product_lineage_is_replaced_per_product_and_read_by_index(store: MetadataStore) -> None:
+    store.set_product_lineage("revenue", ["orders.orders", "fx.rates"])
+    store.set_product_lineage("orders", ["file:data/*.csv"])
+    store.set_product_lineage("report", ["revenue.revenue", "orders.orders", "orders.orders"])
+    assert store.readers_of("orders") == ["report", "revenue"] and store.readers_of("report") == []
+    store.set_product_lineage("revenue", ["fx.rates"])  # it no longer reads orders
+    assert store.readers_of("orders") == ["report"]
+    assert store.product_lineage_edges() == [
+        ("file:data/*.csv", "orders"),
+        ("orders.orders", "report"),
+        ("revenue.revenue", "report"),
+        ("fx.rates", "revenue"),
+    ]
+    store.set_product_lineage("report", [])
+    assert store.readers_of("revenue") == [] and store.catalog_names() == []

@@ -85,11 +85,7 @@ def catalog_show(ctx: click.Context, product: str, as_json: bool) -> None:
         entry = ws.metadata.catalog_entry(product)
         if entry is None:
             raise NotFound(f"no product {product!r} in the catalog", hint="`daap catalog search` lists them")
-        readers = sorted(
-            e.name
-            for e in ws.metadata.catalog_entries()
-            if any(str(u).split(".")[0] == product for u in e.document.get("upstream", []))
-        )
+        readers = ws.metadata.readers_of(product)
     if as_json:
         output.print_json({**entry.to_json(), "downstream": readers})
         return

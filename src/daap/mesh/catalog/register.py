@@ -95,13 +95,16 @@ def sync(ws: Workspace, *, with_health: bool = False) -> list[str]:
     for spec in specs:
         seen.add(spec.name)
         try:
-            ws.metadata.upsert_catalog(entry_of(ws, spec, states.get(spec.name)))
+            entry = entry_of(ws, spec, states.get(spec.name))
+            ws.metadata.upsert_catalog(entry)
+            ws.metadata.set_product_lineage(spec.name, entry.document.get("upstream", []))
         except Exception as exc:
             notes.append(f"catalog: {spec.name} not updated ({type(exc).__name__}: {exc})")
     now = datetime.now(UTC)
-    for entry in ws.metadata.catalog_entries():
-        if entry.name not in seen and entry.status != "deleted" and entry.name not in _broken(notes):
-            ws.metadata.mark_catalog_status(entry.name, "deleted", now)
+    for name, status in ws.metadata.catalog_names():
+        if name not in seen and status != "deleted" and name not in _broken(notes):
+            ws.metadata.mark_catalog_status(name, "deleted", now)
+            ws.metadata.set_product_lineage(name, [])  # a deleted product reads nothing any more
     return notes
 
 

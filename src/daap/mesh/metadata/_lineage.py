@@ -28,6 +28,10 @@ class LineageEvent:
 
 
 class LineageStore(Protocol):
+    def set_product_lineage(self, product: str, upstream: Sequence[str]) -> None: ...
+    def product_lineage_edges(self) -> list[tuple[str, str]]: ...
+    def readers_of(self, product: str) -> list[str]: ...
+    def catalog_names(self) -> list[tuple[str, str]]: ...
     def record_lineage_event(self, event: LineageEvent, at: datetime) -> None: ...
     def lineage_events(self, limit: int = 100) -> list[LineageEvent]: ...
     def lineage_jobs(self) -> list[LineageEvent]: ...
@@ -43,6 +47,41 @@ class LineageTables:
 
     def _tx(self, *, write: bool = False) -> AbstractContextManager[Tx]:  # provided by the store
         raise NotImplementedError
+
+    def set_product_lineage(self, product: str, upstream: Sequence[str]) -> None:
+        """What ``product`` reads now (``product.port`` or ``file:<glob>``), replacing what it read."""
+        with self._tx(write=True) as tx:
+            tx.execute("DELETE FROM daap_product_lineage WHERE product = ?", (product,))
+            for source in dict.fromkeys(upstream):
+                owner = source if source.startswith("file:") else source.split(".")[0]
+                tx.execute(
+                    "INSERT INTO daap_product_lineage (product, upstream, upstream_product) VALUES (?, ?, ?)",
+                    (product, source, owner),
+                )
+
+    def product_lineage_edges(self) -> list[tuple[str, str]]:
+        """Returns: every ``(upstream, product)``: upstream is ``product.port`` or ``file:<glob>``."""
+        with self._tx() as tx:
+            rows = tx.fetch_all(
+                "SELECT upstream, product FROM daap_product_lineage ORDER BY product, upstream"
+            )
+        return [(str(a), str(b)) for a, b in rows]
+
+    def readers_of(self, product: str) -> list[str]:
+        """Returns: the products reading one of ``product``'s ports, by name."""
+        with self._tx() as tx:
+            rows = tx.fetch_all(
+                "SELECT DISTINCT product FROM daap_product_lineage WHERE upstream_product = ?"
+                " ORDER BY product",
+                (product,),
+            )
+        return [str(r[0]) for r in rows]
+
+    def catalog_names(self) -> list[tuple[str, str]]:
+        """Returns: ``(name, status)`` of every product in the catalog, without reading the entries."""
+        with self._tx() as tx:
+            rows = tx.fetch_all("SELECT name, status FROM daap_catalog ORDER BY name")
+        return [(str(a), str(b)) for a, b in rows]
 
     def record_lineage_event(self, event: LineageEvent, at: datetime) -> None:
         """Keep ``event`` (one row, in one transaction: all of it or nothing)."""

@@ -369,6 +369,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX daap_lineage_events_by_job ON daap_lineage_events (job_namespace, job_name, seq)",
         ),
     ),
+    Migration(
+        9,
+        "product lineage",
+        (
+            # what each product reads (product.port or file:<glob>), as its latest registration
+            # says: downstream lookups and the lineage graph read this, not every catalog entry
+            """CREATE TABLE daap_product_lineage (
+                product TEXT NOT NULL,
+                upstream TEXT NOT NULL,
+                upstream_product TEXT NOT NULL,
+                PRIMARY KEY (product, upstream)
+            )""",
+            "CREATE INDEX daap_product_lineage_readers ON daap_product_lineage (upstream_product, product)",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (

@@ -197,17 +197,16 @@ class _Graph:
 
 def _graph(service: QueryService, seen: Collection[str] | None) -> _Graph:
     """The lineage the caller may see: products it may discover, and the files they read."""
-    names, edges = [], []
-    for entry in service.ws.metadata.catalog_entries():
-        if seen is not None and entry.name not in seen:
+    names = [n for n, _ in service.ws.metadata.catalog_names() if seen is None or n in seen]
+    shown = set(names)
+    edges = []
+    for upstream, reader in service.ws.metadata.product_lineage_edges():
+        if reader not in shown:
             continue
-        names.append(entry.name)
-        for upstream in entry.document.get("upstream", []):
-            text = str(upstream)
-            # a file is the reading product's own: file:<product>/<glob>
-            source = f"file:{entry.name}/{text[5:]}" if text.startswith("file:") else text.split(".")[0]
-            if source.startswith("file:") or seen is None or source in seen:
-                edges.append((source, entry.name))
+        # a file is the reading product's own: file:<product>/<glob>
+        source = f"file:{reader}/{upstream[5:]}" if upstream.startswith("file:") else upstream.split(".")[0]
+        if source.startswith("file:") or source in shown:
+            edges.append((source, reader))
     for job in service.ws.metadata.lineage_jobs():  # jobs outside daap, as their events say
         node = job_node(job.job_namespace, job.job_name)
         for namespace, name in job.inputs:
@@ -231,13 +230,13 @@ def visible(service: QueryService, caller: Caller) -> Collection[str] | None:
         return None
     names = []
     specs = {s.name: s for s in service.products()}
-    for entry in service.ws.metadata.catalog_entries():
-        spec = specs.get(entry.name)
+    for name, _status in service.ws.metadata.catalog_names():
+        spec = specs.get(name)
         if spec is None:
             if "governance" in principal.roles and not is_anonymous(caller):
-                names.append(entry.name)
+                names.append(name)
         elif service.visible(caller, spec):
-            names.append(entry.name)
+            names.append(name)
     return names
 
 
@@ -284,12 +283,8 @@ def _queries(service: QueryService, caller: Caller, product: str) -> list[dict[s
 
 def _lineage(service: QueryService, entry: CatalogEntry, seen: Collection[str] | None) -> dict[str, Any]:
     upstream = list(entry.document.get("upstream", []))
-    downstream = sorted(
-        other.name
-        for other in service.ws.metadata.catalog_entries()
-        if any(str(u).split(".")[0] == entry.name for u in other.document.get("upstream", []))
-        and (seen is None or other.name in seen)
-    )
+    readers = service.ws.metadata.readers_of(entry.name)
+    downstream = [name for name in readers if seen is None or name in seen]
     return {"upstream": upstream, "downstream": downstream}
 
 
