@@ -116,7 +116,7 @@ def test_the_discovery_port_filters_by_permission_and_samples_through_the_query_
     samples = page["samples"]["orders"]["rows"]
     assert len(samples) == 3 and all(r["email"] == "***" for r in samples)  # pii: redacted for ana
     assert page["lineage"] == {"upstream": ["file:d.csv"], "downstream": []}  # ana may not discover revenue
-    assert "psql" in page["connect"] and "orders.orders" in page["connect"]["psql"]
+    assert "orders.orders" in page["connect"]["psql"] and "user=ana" in page["connect"]["psql"]
     hidden = get(served, "dan", "/products/orders")
     unknown = get(served, "dan", "/products/nosuch")
     assert hidden.status_code == unknown.status_code == 404

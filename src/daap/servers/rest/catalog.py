@@ -100,9 +100,9 @@ def catalog_router(service: QueryService) -> APIRouter:
         page["samples"] = {p.name: _samples(service, caller, product, p.name) for p in entry.ports}
         page["queries"] = _queries(service, caller, product)
         page["lineage"] = _lineage(service, entry, seen)
-        page["connect"] = snippets(
-            str(request.base_url).rstrip("/"), request.url.hostname or "127.0.0.1", entry
-        )
+        user = caller.name if caller.principal is not None and not is_anonymous(caller) else "$USER"
+        host = request.url.hostname or "127.0.0.1"
+        page["connect"] = snippets(str(request.base_url).rstrip("/"), host, entry, user)
         return page
 
     @api.post("/v1/lineage", summary="Accept an OpenLineage run event (Marquez-compatible)", status_code=201)
@@ -288,7 +288,7 @@ def _lineage(service: QueryService, entry: CatalogEntry, seen: Collection[str] |
     return {"upstream": upstream, "downstream": downstream}
 
 
-def snippets(http: str, host: str, entry: CatalogEntry) -> dict[str, str]:
+def snippets(http: str, host: str, entry: CatalogEntry, user: str = "$USER") -> dict[str, str]:
     """Ready-to-paste ways to read the product's first port (``$DAAP_TOKEN``: the reader's token)."""
     if not entry.ports:
         return {}
@@ -300,7 +300,7 @@ def snippets(http: str, host: str, entry: CatalogEntry) -> dict[str, str]:
     token = '{"Authorization": "Bearer " + os.environ["DAAP_TOKEN"]}'
     graphql = f'{{"query": "{{ {entry.name}__{port}(limit: 10) {{ rows {{ {first} }} }} }}"}}'
     return {
-        "psql": f'PGPASSWORD=$DAAP_TOKEN psql "host={host} port=5433 dbname=daap user=$USER" -c "{sql}"',
+        "psql": f'PGPASSWORD=$DAAP_TOKEN psql "host={host} port=5433 dbname=daap user={user}" -c "{sql}"',
         "python_adbc": "\n".join([
             "import os, adbc_driver_flightsql.dbapi as flight_sql",
             f'with flight_sql.connect("grpc://{host}:8815", autocommit=True,',
