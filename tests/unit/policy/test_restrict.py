@@ -183,3 +183,17 @@ def test_a_mask_that_cannot_keep_a_columns_type_hides_it_as_null_instead(product
     write(product, "masks: {secret: last4}\n")  # price is a number: validate reports it
     assert access_problems(product, load_access(product.folder), {})
     assert [r[3] for r in rows(product, ANA)] == [None, None, None]
+
+
+def test_the_mask_key_is_made_once_private_and_an_empty_one_is_refused(tmp_path):
+    from daap.errors import ConfigError
+    from daap.mesh.policy.access import KEY_FILE, AccessControl
+
+    made = AccessControl(tmp_path, env={}).hash_key()
+    key = tmp_path / KEY_FILE
+    assert len(key.read_bytes()) == 32 and key.stat().st_mode & 0o777 == 0o600
+    assert AccessControl(tmp_path, env={}).hash_key() == made  # the same key: hashes still join
+    assert [p.name for p in tmp_path.iterdir()] == [KEY_FILE]  # no temporary file left
+    key.write_bytes(b"")
+    with pytest.raises(ConfigError, match=r"mask key .* is empty"):
+        AccessControl(tmp_path, env={}).hash_key()

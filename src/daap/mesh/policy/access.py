@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from daap.errors import ConfigError
-from daap.mesh.policy.cedar import Decision, PolicyEngine
+from daap.mesh.policy.cedar import Decision, PolicyEngine, file_signature, principal_key
 from daap.mesh.policy.policies import column_classifications
 from daap.mesh.policy.restrict import Restriction, compile_restriction, hash_key_of
 from daap.spec.access import AccessSpec, access_path, load_access, mask_for
@@ -37,12 +38,11 @@ ANONYMOUS_ACTIONS = ("discover", "read")
 #: the role of a product reading another product (see :func:`product_principal`)
 PRODUCT_ROLE = "product"
 KEY_FILE = "mask.key"
-_Signature = tuple[int, int, int, int] | None
 
 
 @dataclass(frozen=True)
 class _AccessFile:
-    signature: _Signature
+    signature: tuple[int, ...] | None
     spec: AccessSpec
 
 
@@ -94,7 +94,7 @@ class AccessControl:
             SpecError: the file is not valid (a reader then sees nothing: the query fails).
         """
         path = access_path(product.folder)
-        signature = _signature(path)
+        signature = file_signature(str(path))
         known = self._files.get(path)
         if known is not None and known.signature == signature and signature is not None:
             return known.spec
@@ -118,7 +118,7 @@ class AccessControl:
         version = self.engine.policy_version(product)
         read = self._files.get(access_path(product.folder))
         signature = read.signature if read is not None else None
-        key = (_principal_key(principal), product.folder, port, version, signature, output.contract.columns)
+        key = (principal_key(principal), product.folder, port, version, signature, output.contract.columns)
         found = self._restrictions.get(key)
         if found is not None:
             return found
@@ -194,20 +194,44 @@ class AccessControl:
             return given.encode()
         path = self.home / KEY_FILE
         try:
-            return path.read_bytes()
+            return _key(path)
         except FileNotFoundError:
             pass
-        except OSError as exc:
-            raise ConfigError(f"cannot read the mask key {path}: {exc}") from exc
         self.home.mkdir(parents=True, exist_ok=True)
         made = secrets.token_bytes(32)
+        fd, tmp = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=self.home)  # 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(made)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)  # appears whole, or not at all
         except FileExistsError:  # another process made it first: use theirs
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(made)
+            return _key(path)
+        finally:
+            os.unlink(tmp)
         return made
+
+
+def _key(path: Path) -> bytes:
+    """The mask key in ``path``.
+
+    Raises:
+        FileNotFoundError: there is none yet.
+        ConfigError: it cannot be read, or it is empty (a key of nothing would hash guessably).
+    """
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot read the mask key {path}: {exc}") from exc
+    if not secret:
+        raise ConfigError(
+            f"the mask key {path} is empty",
+            hint=f"delete it to have a new one made, or set {KEY_VARIABLE}; hashed values change with it",
+        )
+    return secret
 
 
 def product_principal(product: ProductSpec) -> PrincipalSpec:
@@ -222,19 +246,6 @@ def _port_classes(port: Any) -> tuple[str, ...]:
     for column in port.contract.columns:
         found.update(column_classifications(column))
     return tuple(sorted(found))
-
-
-def _principal_key(principal: PrincipalSpec) -> tuple[Any, ...]:
-    attributes = tuple(sorted(principal.attributes.items()))
-    return (principal.name, principal.kind, principal.roles, principal.domain, principal.purposes, attributes)
-
-
-def _signature(path: Path) -> _Signature:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
 
 
 __all__ = ["KEY_FILE", "KEY_VARIABLE", "PRODUCT_ROLE", "AccessControl", "product_principal"]

@@ -449,7 +449,7 @@ class PolicyEngine:
         """
         classification = check_request(action, classification)
         state = self._state(product)
-        who = _principal_key(principal)
+        who = principal_key(principal)
         key = (who, action, classification)
         found = state.decisions.get(key)
         if found is not None:
@@ -522,7 +522,7 @@ class PolicyEngine:
         """The product's policies, read again when its files or its spec changed."""
         state = self._products.get(product.folder)
         paths = state.paths if state else (str(product.folder / POLICY_FILE), str(product.descriptor_path))
-        signatures = (_signature(paths[0]), _signature(paths[1]))
+        signatures = (file_signature(paths[0]), file_signature(paths[1]))
         if state is not None and state.current(product, signatures):
             return state
         with self._lock:
@@ -564,13 +564,13 @@ def _keep(cache: OrderedDict[_Key, Any], key: _Key, value: Any, limit: int, lock
         cache[key] = value
 
 
-def _principal_key(principal: PrincipalSpec) -> _Key:
+def principal_key(principal: PrincipalSpec) -> _Key:
     """Every field of the principal a policy can read: a change of any is another cache entry."""
     attributes = tuple(sorted(principal.attributes.items()))
     return (principal.name, principal.kind, principal.roles, principal.domain, principal.purposes, attributes)
 
 
-def _signature(path: str) -> _Signature:
+def file_signature(path: str) -> _Signature:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -640,10 +640,12 @@ __all__ = [
     "Decision",
     "PolicyEngine",
     "check_policies",
+    "file_signature",
     "policy_diagnostics",
     "policy_ids",
     "policy_version",
     "principal_entity",
+    "principal_key",
     "product_policy_problems",
     "schema",
 ]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlglot
@@ -71,7 +71,7 @@ class Restriction:
     #: the names of the row filters applied, in declaration order
     filters: tuple[str, ...] = ()
     #: column -> mask
-    masks: Mapping[str, str] = ()  # type: ignore[assignment]
+    masks: Mapping[str, str] = field(default_factory=dict)
     #: the compiled condition (duckdb SQL), None when every row is seen
     where: str | None = None
     #: the ``* REPLACE`` list (duckdb SQL), empty when nothing is masked
