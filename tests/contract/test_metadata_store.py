@@ -448,6 +448,7 @@ def test_public_names() -> None:
     import daap.mesh.metadata as metadata
 
     assert sorted(metadata.__all__) == [
+        "ACCESS_PROTOCOLS",
         "AccessEntry",
         "AccessLogStore",
         "BuildRecord",

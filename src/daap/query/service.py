@@ -22,7 +22,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from daap.errors import NotFound, PermissionDenied
-from daap.mesh.metadata import AccessEntry
+from daap.mesh.metadata import ACCESS_PROTOCOLS, AccessEntry
 from daap.mesh.policy.access import AccessControl
 from daap.mesh.policy.accesslog import AccessRecorder, NoAccessLog
 from daap.mesh.policy.authn import Caller as Caller  # who asks; defined beside authentication
@@ -220,15 +220,13 @@ class QueryService:
         """Put a decision about an authenticated caller in the access log."""
         if request.caller.principal is None:
             return
-        try:
-            entry = AccessEntry(
-                datetime.now(UTC), request.caller.name, product, None, action, allowed, tuple(policies),
-                request.protocol,
-            )  # fmt: skip
-        except ValueError:  # a protocol the log does not know: never fail the query for it
-            log.warning("access log: unknown protocol %r, recorded as sql", request.protocol)
-            entry = AccessEntry(datetime.now(UTC), request.caller.name, product, None, action, allowed,
-                                tuple(policies), "sql")  # fmt: skip
+        protocol = request.protocol
+        if protocol not in ACCESS_PROTOCOLS:  # never fail a query for the log
+            log.warning("access log: unknown protocol %r, recorded as sql", protocol)
+            protocol = "sql"
+        entry = AccessEntry(
+            datetime.now(UTC), request.caller.name, product, None, action, allowed, tuple(policies), protocol
+        )
         self.recorder.record(entry)
 
     def _held(self, data: PortData) -> PortData:
@@ -347,6 +345,20 @@ class QueryService:
         if caller.principal is None or self.access is None:
             return True
         return self.access.decide(caller.principal, spec, action).allowed
+
+    def visible_products(
+        self, caller: Caller, specs: Sequence[ProductSpec] | None = None
+    ) -> frozenset[str] | None:
+        """The names of the products (``specs``, default the workspace's) ``caller`` may discover;
+        None when no policy restricts it (every product). An anonymous caller without policies may
+        discover nothing."""
+        if is_anonymous(caller) and self.access is None:
+            return frozenset()
+        if caller.principal is None or self.access is None:
+            return None
+        return frozenset(
+            s.name for s in (self.products() if specs is None else specs) if self.visible(caller, s)
+        )
 
     def visible(self, caller: Caller, spec: ProductSpec) -> bool:
         """Whether ``caller`` may discover ``spec`` (``read`` implies ``discover``)."""

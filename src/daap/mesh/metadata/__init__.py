@@ -39,6 +39,7 @@ from daap.mesh.metadata._catalog import (
     CatalogStore,
 )
 from daap.mesh.metadata._control import (
+    ACCESS_PROTOCOLS,
     AccessEntry,
     AccessLogStore,
     ControlStore,
@@ -60,6 +61,7 @@ from daap.mesh.metadata._registry import RegistryStore, SchemaReference, StoredS
 from daap.mesh.metadata._urls import redact_url
 
 __all__ = [
+    "ACCESS_PROTOCOLS",
     "AccessEntry",
     "AccessLogStore",
     "BuildRecord",

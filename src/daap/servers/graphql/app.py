@@ -167,11 +167,7 @@ class GraphQLServer:
         return app
 
     def _visible(self, caller: Caller | None) -> frozenset[str] | None:
-        if caller is not None and is_anonymous(caller) and self.service.access is None:
-            return frozenset()  # nothing is public without policies
-        if caller is None or caller.principal is None or self.service.access is None:
-            return None
-        return frozenset(s.name for s in self._specs if self.service.visible(caller, s))
+        return None if caller is None else self.service.visible_products(caller, self._specs)
 
     def _refresh(self) -> None:
         tables, specs = self.service.tables(), self.service.products()

@@ -90,9 +90,9 @@ class PgWireServer:
     def catalog_for(self, caller: Caller) -> Catalog:
         """The catalog ``caller``'s session sees: under policies, only the products it may discover
         (as of the session's start)."""
-        if caller.principal is None or self.service.access is None:
+        visible = self.service.visible_products(caller)
+        if visible is None:
             return self.catalog
-        visible = frozenset(s.name for s in self.service.products() if self.service.visible(caller, s))
         with self._catalogs_lock:
             found = self._catalogs.get(visible)
             if found is None:

@@ -111,6 +111,9 @@ def catalog_router(service: QueryService) -> APIRouter:
         field that is wrong; nothing is kept), stored as sent, and joined to the lineage graph."""
         if is_anonymous(caller):
             raise no_credentials()
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_EVENT_BYTES:  # refused before it is read
+            raise BadBody(f"the event is {int(declared):,} bytes; the most accepted is {MAX_EVENT_BYTES:,}")
         body = await request.body()
         if len(body) > MAX_EVENT_BYTES:
             raise BadBody(f"the event is {len(body):,} bytes; the most accepted is {MAX_EVENT_BYTES:,}")
@@ -225,19 +228,12 @@ def _graph(service: QueryService, seen: Collection[str] | None) -> _Graph:
 def visible(service: QueryService, caller: Caller) -> Collection[str] | None:
     """The products ``caller`` may discover (None: all, for the local caller). Deleted products (no
     folder) only for the local caller and the governance role."""
+    found = service.visible_products(caller)
     principal = caller.principal
-    if principal is None or service.access is None:
-        return None
-    names = []
-    specs = {s.name: s for s in service.products()}
-    for name, _status in service.ws.metadata.catalog_names():
-        spec = specs.get(name)
-        if spec is None:
-            if "governance" in principal.roles and not is_anonymous(caller):
-                names.append(name)
-        elif service.visible(caller, spec):
-            names.append(name)
-    return names
+    if found is None or principal is None or "governance" not in principal.roles:
+        return found
+    known = {s.name for s in service.products()}
+    return found | {name for name, _ in service.ws.metadata.catalog_names() if name not in known}
 
 
 def _hit(hit: Any) -> dict[str, Any]:
