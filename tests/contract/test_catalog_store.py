@@ -24,8 +24,8 @@ from daap.mesh.metadata import (
     open_metadata_store,
 )
 from daap.mesh.metadata._catalog import search_words
-from daap.mesh.metadata._schema import MIGRATIONS, migrate
-from daap.mesh.metadata._store import SqlMetadataStore
+from daap.mesh.metadata._schema import MIGRATIONS
+from fixtures.metadata import open_at_migration
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -565,25 +565,6 @@ def test_two_stores_upserting_at_once_keep_one_entry_per_product(store_url: str)
 
 
 # -- migration ------------------------------------------------------------------------------------
-
-
-def open_at_migration(url: str, version: int) -> SqlMetadataStore:
-    """The store at ``url`` as a daap that knows migrations 1..``version`` only would open it."""
-    from daap.mesh.metadata.postgres import PostgresMetadataStore
-    from daap.mesh.metadata.sqlite import SqliteMetadataStore
-
-    adapter: type[SqlMetadataStore] = (
-        SqliteMetadataStore if url.startswith("sqlite") else PostgresMetadataStore
-    )
-
-    class Older(adapter):  # type: ignore[misc,valid-type]
-        def _migrate(self) -> None:
-            with self._tx(write=True) as tx:
-                self._lock_schema(tx)
-                migrate(tx, self.dialect, self._where, MIGRATIONS[:version])
-
-    opened: SqlMetadataStore = Older.from_url(url)
-    return opened
 
 
 def test_a_store_at_migration_6_upgrades_to_7_keeping_its_data(store_url: str) -> None:

@@ -238,6 +238,11 @@ def test_outside_jobs_post_openlineage_events_and_join_the_graph(mesh):
             for body, message in bad:
                 refused = httpx.post(sink, content=body, headers={"content-type": "application/json"})
                 assert refused.status_code == 400 and message in refused.json()["error"]["message"], body
+            huge = httpx.post(sink, content=b" " * (2 << 20), headers={"content-type": "application/json"})
+            assert (
+                huge.status_code == 400
+                and "the most accepted is 1,048,576" in huge.json()["error"]["message"]
+            )
             assert len(ws.metadata.lineage_events(limit=1000)) == before  # nothing half-stored
             assert httpx.get(graph, params={"node": "job:nope/x"}).status_code == 404
     finally:

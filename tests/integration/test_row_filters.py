@@ -407,3 +407,17 @@ def test_the_cli_as_a_principal_returns_what_every_port_returns(env):
         text=True,
     )
     assert refused.returncode != 0 and "no product 'customers'" in refused.stderr
+
+
+def test_the_access_log_on_the_command_line_matches_the_http_one(env):
+    import subprocess
+    import sys
+
+    run(env, "bob", "SELECT count(*) FROM customers.customers")
+    http(env, "gov", "GET", "/access-log")  # flushes the recorder
+    cmd = [sys.executable, "-m", "daap", "-w", str(env["ws"].root), "access", "log", "--principal", "bob"]
+    listed = json.loads(subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=True).stdout)
+    served = http(env, "gov", "GET", "/access-log", params={"principal": "bob", "limit": 50}).json()
+    assert listed and listed == served
+    table = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert "customers" in table and "allow" in table and "bob" in table

@@ -297,29 +297,16 @@ def access_log(
             allowed=False if denied else None,
             limit=limit,
         )
-    rows = [
-        {
-            "at": e.at.isoformat(timespec="seconds"),
-            "principal": e.principal,
-            "product": e.product + (f".{e.port}" if e.port else ""),
-            "action": e.action,
-            "allowed": e.allowed,
-            "policies": list(e.policies),
-            "protocol": e.protocol,
-            "detail": e.detail,
-        }
-        for e in entries
-    ]
     if as_json:
-        output.print_json(rows)
+        output.print_json([e.as_json() for e in entries])
         return
     table = [
-        [r["at"], r["principal"], r["product"], r["action"], "allow" if r["allowed"] else "deny",
-         ", ".join(r["policies"]), r["protocol"]]
-        for r in rows
+        [e.at.isoformat(timespec="seconds"), e.principal, e.product + (f".{e.port}" if e.port else ""),
+         e.action, "allow" if e.allowed else "deny", ", ".join(e.policies), e.protocol]
+        for e in entries
     ]  # fmt: skip
     output.print_table(None, ["at", "principal", "product", "action", "", "policies", "protocol"], table)
-    if not rows:
+    if not entries:
         output.note("no accesses recorded (they are recorded by `daap up` when it authenticates)")
 
 

@@ -11,7 +11,6 @@ loads keeps its last entry, marked with the problem.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,11 +79,14 @@ def sync(ws: Workspace, *, with_health: bool = False) -> list[str]:
     reads each product's quality, SLOs and monitors (``daap catalog sync``; builds skip it).
     """
     notes: list[str] = []
+    #: folders that do not load: their product keeps its entry (it is broken, not deleted)
+    broken: set[str] = set()
     specs: list[ProductSpec] = []
     for folder in ws.product_folders():
         try:
             specs.append(ws.load(folder))
         except DaapError as exc:
+            broken.add(folder.name)
             notes.append(f"catalog: {folder.name} not updated ({exc.message})")
     states = {}
     try:
@@ -102,14 +104,10 @@ def sync(ws: Workspace, *, with_health: bool = False) -> list[str]:
             notes.append(f"catalog: {spec.name} not updated ({type(exc).__name__}: {exc})")
     now = datetime.now(UTC)
     for name, status in ws.metadata.catalog_names():
-        if name not in seen and status != "deleted" and name not in _broken(notes):
+        if name not in seen and status != "deleted" and name not in broken:
             ws.metadata.mark_catalog_status(name, "deleted", now)
             ws.metadata.set_product_lineage(name, [])  # a deleted product reads nothing any more
     return notes
-
-
-def _broken(notes: Sequence[str]) -> set[str]:
-    return {n.split(" ", 2)[1] for n in notes if n.startswith("catalog: ")}
 
 
 def _column(column: ColumnSpec) -> CatalogColumn:

@@ -50,6 +50,20 @@ class AccessEntry:
     protocol: str
     detail: str | None = None
 
+    def as_json(self) -> dict[str, Any]:
+        """The entry as the access log shows it (``GET /api/access-log``, ``daap access log --json``)."""
+        return {
+            "at": self.at.isoformat(),
+            "principal": self.principal,
+            "product": self.product,
+            "port": self.port,
+            "action": self.action,
+            "allowed": self.allowed,
+            "policies": list(self.policies),
+            "protocol": self.protocol,
+            "detail": self.detail,
+        }
+
     def __post_init__(self) -> None:
         if self.action not in ACCESS_ACTIONS:
             raise ValueError(f"unknown access action {self.action!r}; one of {sorted(ACCESS_ACTIONS)}")

@@ -115,8 +115,7 @@ class ControlPlane:
         if problems:
             raise SpecError(problems, hint="nothing was changed; the control in force stays")
         with self._lock:
-            _write(policy_path(product.folder), new_policies)
-            _write(access_path(product.folder), new_access)
+            _write({policy_path(product.folder): new_policies, access_path(product.folder): new_access})
             return self.store.save_control(product.name, new_policies, new_access, author, _now(), note)
 
 
@@ -129,21 +128,30 @@ def _read(product: ProductSpec) -> tuple[str, str]:
     return policies, access
 
 
-def _write(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` atomically; an empty text removes the file."""
-    if not text.strip():
-        path.unlink(missing_ok=True)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _write(files: dict[Path, str]) -> None:
+    """Put every file's new text in place; an empty text removes the file.
+
+    Every new text is written and synced first, then each file is replaced by a rename: a full
+    disk or a failed write leaves the control in force as it was, never one file new and one old.
+    """
+    staged: dict[Path, str] = {}
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        for path, text in files.items():
+            if not text.strip():
+                continue
+            fd, staged[path] = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for path, text in files.items():
+            if path in staged:
+                os.replace(staged.pop(path), path)
+            elif not text.strip():
+                path.unlink(missing_ok=True)
+    finally:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _now() -> datetime:

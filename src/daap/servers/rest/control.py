@@ -149,23 +149,9 @@ def control_router(service: QueryService) -> APIRouter:
         entries = service.ws.metadata.access_log(
             product=product, principal=principal, action=action, allowed=allowed, since=since, limit=limit
         )
-        return [entry_json(e) for e in entries]
+        return [e.as_json() for e in entries]
 
     return api
-
-
-def entry_json(entry: AccessEntry) -> dict[str, Any]:
-    return {
-        "at": entry.at.isoformat(),
-        "principal": entry.principal,
-        "product": entry.product,
-        "port": entry.port,
-        "action": entry.action,
-        "allowed": entry.allowed,
-        "policies": list(entry.policies),
-        "protocol": entry.protocol,
-        "detail": entry.detail,
-    }
 
 
 def _document(version: Any) -> dict[str, Any]:
@@ -181,4 +167,4 @@ def _document(version: Any) -> dict[str, Any]:
     }
 
 
-__all__ = ["GOVERNANCE", "ControlChange", "control_router", "entry_json"]
+__all__ = ["GOVERNANCE", "ControlChange", "control_router"]
