@@ -461,6 +461,7 @@ def test_public_names() -> None:
         "CatalogPort",
         "CatalogSnippet",
         "CatalogStore",
+        "ColumnLink",
         "ControlStore",
         "ControlVersion",
         "GovernanceRecord",

@@ -48,7 +48,7 @@ from daap.mesh.metadata._control import (
     GovernanceStore,
 )
 from daap.mesh.metadata._identity import IdentityStore, StoredPrincipal, StoredToken
-from daap.mesh.metadata._lineage import LineageEvent, LineageStore
+from daap.mesh.metadata._lineage import ColumnLink, LineageEvent, LineageStore
 from daap.mesh.metadata._observe import (
     ObservationStore,
     PortProfile,
@@ -74,6 +74,7 @@ __all__ = [
     "CatalogPort",
     "CatalogSnippet",
     "CatalogStore",
+    "ColumnLink",
     "ControlStore",
     "ControlVersion",
     "GovernanceRecord",

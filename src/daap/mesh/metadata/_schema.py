@@ -384,6 +384,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX daap_product_lineage_readers ON daap_product_lineage (upstream_product, product)",
         ),
     ),
+    Migration(
+        10,
+        "column lineage",
+        (
+            # where each column of each product version takes its value from, as the product's
+            # transformation SQL says (daap.mesh.catalog.lineage.column_links): target is
+            # product.port.column (product.port for a filter), source product.port.column,
+            # file:<glob>.column or unknown:<n>. No CHECK on kind: ColumnLink refuses unknown ones.
+            """CREATE TABLE daap_column_lineage (
+                product TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                target TEXT NOT NULL,
+                source TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                certain BOOLEAN NOT NULL,
+                reason TEXT,
+                PRIMARY KEY (product, version, target, source, kind)
+            )""",
+            # downstream walks look links up by source; a product's versions and upstream walks
+            # (target names its product) read the primary key, which begins (product, version)
+            "CREATE INDEX daap_column_lineage_by_source ON daap_column_lineage (source)",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (
