@@ -1,4 +1,5 @@
-"""OpenLineage run events: every build that reaches the quality gate reports its run and quality.
+"""OpenLineage run events: every build reports its run (START, then COMPLETE or FAIL), its
+quality, its columns' lineage and its owners.
 
 Each event written is rebuilt with openlineage-python's own classes (an unknown
 field or facet fails) and serialised back by its ``Serde``: what daap wrote
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -20,6 +22,12 @@ import pytest
 from dateutil import parser as dates
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent
 from openlineage.client.generated.base import EventType
+from openlineage.client.generated.column_lineage_dataset import (
+    ColumnLineageDatasetFacet,
+    Fields,
+    InputField,
+    Transformation,
+)
 from openlineage.client.generated.data_quality_assertions_dataset import (
     Assertion,
     DataQualityAssertionsDatasetFacet,
@@ -30,12 +38,15 @@ from openlineage.client.generated.data_quality_metrics_dataset import (
 )
 from openlineage.client.generated.dataset_version_dataset import DatasetVersionDatasetFacet
 from openlineage.client.generated.error_message_run import ErrorMessageRunFacet
+from openlineage.client.generated.ownership_dataset import Owner, OwnershipDatasetFacet
+from openlineage.client.generated.ownership_job import Owner as JobOwner
+from openlineage.client.generated.ownership_job import OwnershipJobFacet
 from openlineage.client.generated.schema_dataset import SchemaDatasetFacet, SchemaDatasetFacetFields
 from openlineage.client.generated.test_run import TestExecution as Execution
 from openlineage.client.generated.test_run import TestRunFacet as RunTestsFacet
 from openlineage.client.serde import Serde
 
-from daap.errors import SpecError
+from daap.errors import GovernanceRefused, InputError, SpecError, TransformError
 from daap.mesh.observe import lineage, quality
 
 EVENTS = Path(".daap") / "openlineage" / "events.ndjson"
@@ -65,6 +76,19 @@ def _schema_field(data: dict[str, Any]) -> SchemaDatasetFacetFields:
     return SchemaDatasetFacetFields(**{**data, "fields": nested})
 
 
+def _input_field(data: dict[str, Any]) -> InputField:
+    changes = [Transformation(**t) for t in data["transformations"]]
+    return InputField(**{**data, "transformations": changes})
+
+
+def _column_lineage(data: dict[str, Any]) -> dict[str, Any]:
+    fields = {
+        column: Fields(**{**f, "inputFields": [_input_field(i) for i in f["inputFields"]]})
+        for column, f in data["fields"].items()
+    }
+    return {"fields": fields, "dataset": [_input_field(i) for i in data.get("dataset", [])]}
+
+
 #: facet key -> its class, and how to build it from the JSON fields (nested objects become classes)
 FACETS: dict[str, tuple[type, Callable[[dict[str, Any]], dict[str, Any]]]] = {
     "schema": (SchemaDatasetFacet, lambda d: {"fields": [_schema_field(f) for f in d["fields"]]}),
@@ -77,21 +101,29 @@ FACETS: dict[str, tuple[type, Callable[[dict[str, Any]], dict[str, Any]]]] = {
         lambda d: {"assertions": [Assertion(**a) for a in d["assertions"]]},
     ),
     "version": (DatasetVersionDatasetFacet, dict),
+    "columnLineage": (ColumnLineageDatasetFacet, _column_lineage),
+    "ownership": (OwnershipDatasetFacet, lambda d: {"owners": [Owner(**o) for o in d["owners"]]}),
     "errorMessage": (ErrorMessageRunFacet, dict),
     "test": (RunTestsFacet, lambda d: {"tests": [Execution(**t) for t in d["tests"]]}),
 }
+#: the same for job facets (a job's ``ownership`` is another class than a dataset's)
+JOB_FACETS: dict[str, tuple[type, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "ownership": (OwnershipJobFacet, lambda d: {"owners": [JobOwner(**o) for o in d["owners"]]}),
+}
 
 
-def facet(key: str, data: dict[str, Any]) -> Any:
-    cls, build = FACETS[key]
+def facet(key: str, data: dict[str, Any], table: dict[str, tuple[type, Callable[..., Any]]] = FACETS) -> Any:
+    cls, build = table[key]
     assert data["_schemaURL"] == cls._get_schema(), key
     assert data["_producer"] == lineage.PRODUCER
     fields = {k: v for k, v in data.items() if not k.startswith("_")}
     return cls(**build(fields), producer=data["_producer"])
 
 
-def facets(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: facet(key, value) for key, value in data.get("facets", {}).items()}
+def facets(
+    data: dict[str, Any], table: dict[str, tuple[type, Callable[..., Any]]] = FACETS
+) -> dict[str, Any]:
+    return {key: facet(key, value, table) for key, value in data.get("facets", {}).items()}
 
 
 def parse(data: dict[str, Any]) -> RunEvent:
@@ -101,7 +133,11 @@ def parse(data: dict[str, Any]) -> RunEvent:
         eventTime=data["eventTime"],
         producer=data["producer"],
         run=Run(runId=data["run"]["runId"], facets=facets(data["run"])),
-        job=Job(namespace=data["job"]["namespace"], name=data["job"]["name"], facets=facets(data["job"])),
+        job=Job(
+            namespace=data["job"]["namespace"],
+            name=data["job"]["name"],
+            facets=facets(data["job"], JOB_FACETS),
+        ),
         inputs=[InputDataset(d["namespace"], d["name"], facets=facets(d)) for d in data["inputs"]],
         outputs=[OutputDataset(d["namespace"], d["name"], facets=facets(d)) for d in data["outputs"]],
     )
@@ -363,4 +399,297 @@ def test_events_that_cannot_be_written_are_a_warning_and_the_builds_stand(mesh):
     for outcome in (published, held):
         [note] = [w for w in outcome.warnings if "OpenLineage" in w]
         assert note.startswith("OpenLineage events not sent (") and "the build is unaffected" in note
+    assert mesh.query("SELECT count(*) AS n FROM plays.plays") == [{"n": 3}]
+
+
+PLAYS = "play_id,title_id,seconds,device\n1,t1,10,tv\n2,t1,20,phone\n3,t2,30,phone\n"
+TITLES = "title_id,title,genre\nt1,Alpha,drama\nt2,Beta,comedy\n"
+#: like the demo's title_popularity: an aggregate in a CTE, a join of two upstream ports, a filter
+POPULARITY = """
+WITH watched AS (
+    SELECT title_id, sum(seconds) AS seconds, count(*) AS plays
+    FROM p WHERE device <> 'tv' GROUP BY title_id
+)
+SELECT t.title, t.genre, upper(t.genre) AS shelf, w.seconds::BIGINT AS seconds, w.plays
+FROM watched w JOIN t ON w.title_id = t.title_id
+"""
+OWNERS = [{"name": "team:test-team", "type": "owner"}]
+
+
+def media(mesh, transform=POPULARITY):
+    """Two raw products read from files, and ``popularity`` joining them."""
+    (mesh.root / "mesh.yaml").write_text("name: media\n")
+    plays = [("play_id", "integer"), ("title_id", "string"), ("seconds", "integer"), ("device", "string")]
+    mesh.product("plays", plays, pk=["play_id"], inputs={"src": {"path": "d.csv"}}, files={"d.csv": PLAYS})
+    titles = [("title_id", "string"), ("title", "string"), ("genre", "string")]
+    mesh.product(
+        "titles", titles, pk=["title_id"], inputs={"src": {"path": "t.csv"}}, files={"t.csv": TITLES}
+    )
+    columns = [("title", "string"), ("genre", "string"), ("shelf", "string"), ("seconds", "integer")]
+    mesh.product(
+        "popularity",
+        [*columns, ("plays", "integer")],
+        product_type="derived",
+        pk=["title"],
+        inputs={"p": "plays.plays", "t": "titles.titles"},
+        transform=transform,
+    )
+
+
+def runs(mesh, job: str) -> list[dict[str, Any]]:
+    return [e for e in read_events(mesh.root / EVENTS) if e["job"]["name"] == job]
+
+
+def lineage_of(event: dict[str, Any], name: str) -> dict[str, Any]:
+    """``column -> [(dataset, field, type, subtype)]`` and the dataset-wide entries under ``*``."""
+    found = output(event, name)["facets"]["columnLineage"]
+
+    def sources(fields):
+        return [
+            (f["namespace"], f["name"], f["field"], t["type"], t["subtype"])
+            for f in fields
+            for t in f["transformations"]
+        ]
+
+    by_column = {c: sources(f["inputFields"]) for c, f in found["fields"].items()}
+    return {**by_column, "*": sources(found.get("dataset", []))}
+
+
+def test_column_lineage_of_a_join_says_what_each_column_comes_from_and_how(mesh):
+    media(mesh)
+    assert [o.status for o in mesh.build_ok()] == ["published"] * 3
+
+    start, complete = runs(mesh, "popularity")
+
+    media_ = "daap://media"
+    assert lineage_of(complete, "popularity.popularity") == {
+        "title": [(media_, "titles.titles", "title", "DIRECT", "IDENTITY")],
+        "genre": [(media_, "titles.titles", "genre", "DIRECT", "IDENTITY")],
+        "shelf": [(media_, "titles.titles", "genre", "DIRECT", "TRANSFORMATION")],
+        # sum() in the CTE, then a cast: the value is an aggregate of many rows
+        "seconds": [(media_, "plays.plays", "seconds", "DIRECT", "AGGREGATION")],
+        # plays is count(*): no column it comes from, so it is left out
+        "*": [  # the WHERE, GROUP BY and JOIN columns decide the rows of the whole port
+            (media_, "plays.plays", "device", "INDIRECT", "FILTER"),
+            (media_, "plays.plays", "title_id", "INDIRECT", "FILTER"),
+            (media_, "titles.titles", "title_id", "INDIRECT", "FILTER"),
+        ],
+    }
+    # every dataset a column names is an input of the run, with the version read
+    assert [(i["name"], i["facets"]["version"]["datasetVersion"]) for i in complete["inputs"]] == [
+        ("plays.plays", "1"),
+        ("titles.titles", "1"),
+    ]
+    # what is known before the build runs is in the START already
+    assert output(start, "popularity.popularity")["facets"] == {
+        k: v for k, v in output(complete, "popularity.popularity")["facets"].items() if k in lineage.STATIC
+    }
+    assert set(lineage.STATIC) <= set(output(start, "popularity.popularity")["facets"])
+
+
+def test_a_file_input_is_a_file_dataset_its_columns_pass_through(mesh):
+    media(mesh)
+    mesh.build_ok()
+
+    _, complete = runs(mesh, "titles")
+
+    path = str((mesh.root / "titles" / "t.csv").resolve())
+    assert [(i["namespace"], i["name"], i["facets"]) for i in complete["inputs"]] == [("file", path, {})]
+    assert lineage_of(complete, "titles.titles") == {
+        column: [("file", path, column, "DIRECT", "IDENTITY")] for column in ("title_id", "title", "genre")
+    } | {"*": []}
+
+
+def test_the_owner_team_owns_the_job_and_every_output(mesh):
+    media(mesh)
+    mesh.build_ok()
+    (mesh.root / "plays" / "d.csv").write_text(PLAYS.replace("30", "-30"))
+    plays_path = mesh.root / "plays" / "contracts" / "plays.odcs.yaml"
+    contract = json.loads(plays_path.read_text())
+    contract["schema"][0]["properties"][2]["quality"] = [NO_NEGATIVE]
+    plays_path.write_text(json.dumps(contract))
+    assert mesh.build("plays")[0].status == "quarantined"
+
+    events = read_events(mesh.root / EVENTS)
+
+    assert len(events) == 8 and events[-1]["eventType"] == "FAIL"
+    for event in events:
+        assert event["job"]["facets"]["ownership"]["owners"] == OWNERS
+        for dataset in event["outputs"]:
+            assert dataset["facets"]["ownership"]["owners"] == OWNERS
+
+
+def test_lineage_that_cannot_be_traced_leaves_the_facet_out_and_the_build_stands(mesh):
+    media(mesh, transform="def transform(inputs):\n    return inputs['t'].drop(['title_id'])\n")
+    mesh.product(
+        "raw_titles",
+        [("title_id", "string"), ("title", "string"), ("genre", "string")],
+        pk=["title_id"],
+        inputs={"src": {"path": "t.csv"}},
+        transform="SELECT * FROM src",  # a file's columns are unknown: * cannot be expanded
+        files={"t.csv": TITLES},
+    )
+    (mesh.root / "popularity" / "contracts" / "popularity.odcs.yaml").write_text(
+        json.dumps(
+            {
+                "apiVersion": "v3.2.0",
+                "kind": "DataContract",
+                "id": "popularity-contract",
+                "name": "popularity",
+                "version": "1.0.0",
+                "status": "active",
+                "schema": [
+                    {
+                        "name": "popularity",
+                        "logicalType": "object",
+                        "properties": [
+                            {
+                                "name": "title",
+                                "logicalType": "string",
+                                "primaryKey": True,
+                                "primaryKeyPosition": 1,
+                            },
+                            {"name": "genre", "logicalType": "string"},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+
+    outcomes = {o.product: o for o in mesh.build_ok()}
+
+    assert outcomes["popularity"].version == outcomes["raw_titles"].version == 1
+    for job in ("popularity", "raw_titles"):
+        for event in runs(mesh, job):
+            assert "columnLineage" not in event["outputs"][0]["facets"], job
+            assert "schema" in event["outputs"][0]["facets"]
+        assert not [w for w in outcomes[job].warnings if "OpenLineage" in w]
+
+
+def failure(mesh, job: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The last run of ``job``: its START and FAIL, with no quality facets (the gate never ran)."""
+    start, fail = runs(mesh, job)[-2:]
+    assert (start["eventType"], fail["eventType"]) == ("START", "FAIL")
+    assert start["run"]["runId"] == fail["run"]["runId"]
+    assert dates.isoparse(start["eventTime"]) <= dates.isoparse(fail["eventTime"])
+    assert "test" not in fail["run"]["facets"]
+    for dataset in fail["outputs"]:
+        assert not {"dataQualityMetrics", "dataQualityAssertions", "version"} & set(dataset["facets"])
+        assert dataset["facets"]["ownership"]["owners"] == OWNERS
+    return start, fail
+
+
+def recorded_run(mesh, product: str) -> str:
+    """The run id of the product's last recorded build."""
+    ws = mesh.workspace()
+    try:
+        [last, *_] = ws.metadata.builds(product)
+    finally:
+        ws.close()
+    assert last.state == "failed"
+    return lineage.run_id(last.build_id)
+
+
+def test_a_transformation_error_fails_the_run_with_its_message(mesh):
+    media(mesh, transform=POPULARITY.replace("upper(t.genre)", "upper(t.no_such_column)"))
+
+    outcomes = {o.product: o for o in mesh.build()}
+
+    broken = outcomes["popularity"]
+    assert broken.status == "failed" and isinstance(broken.error, TransformError)
+    _, fail = failure(mesh, "popularity")
+    error = fail["run"]["facets"]["errorMessage"]
+    assert error["message"] == broken.message and "no_such_column" in error["message"]
+    assert error["programmingLanguage"] == "python"
+    assert fail["run"]["runId"] == recorded_run(mesh, "popularity")
+    # sqlglot cannot resolve a query naming a column its input lacks: no column lineage, no harm
+    assert "columnLineage" not in output(fail, "popularity.popularity")["facets"]
+    assert not [w for w in broken.warnings if "OpenLineage" in w]
+
+
+def test_a_governance_refusal_fails_the_run_with_the_rule_and_its_fix(mesh):
+    media(mesh)
+    mesh.build_ok()
+    path = mesh.root / "titles" / "dataproduct.yaml"
+    descriptor = json.loads(path.read_text())
+    descriptor.pop("team")
+    path.write_text(json.dumps(descriptor))
+    (mesh.root / "titles" / "t.csv").write_text(TITLES + "t3,Gamma,drama\n")
+
+    [refused] = mesh.build("titles")
+
+    assert refused.status == "failed" and isinstance(refused.error, GovernanceRefused)
+    start, fail = runs(mesh, "titles")[-2:]
+    assert (start["eventType"], fail["eventType"]) == ("START", "FAIL")
+    assert fail["run"]["facets"]["errorMessage"]["message"] == refused.message
+    assert "governance error" in refused.message and "team" in refused.message
+    assert fail["run"]["runId"] == recorded_run(mesh, "titles")
+    # no owner team: no ownership facets, everything else as usual
+    assert "ownership" not in fail["job"]["facets"]
+    assert set(output(fail, "titles.titles")["facets"]) == {"schema", "columnLineage"}
+
+
+def test_bad_input_data_fails_the_run_whether_or_not_the_build_was_recorded(mesh):
+    media(mesh)
+    mesh.build_ok()
+    (mesh.root / "plays" / "d.csv").write_text(PLAYS + "4,t2,forty,tv\n")
+    (mesh.root / "titles" / "t.csv").unlink()
+
+    outcomes = {o.product: o for o in mesh.build("plays", "titles")}
+
+    unparsable, missing = outcomes["plays"], outcomes["titles"]
+    assert isinstance(unparsable.error, InputError) and isinstance(missing.error, InputError)
+    assert "no file matches 't.csv'" in missing.message and "forty" in unparsable.message
+    for job, outcome in (("plays", unparsable), ("titles", missing)):
+        _, fail = failure(mesh, job)
+        assert fail["run"]["facets"]["errorMessage"]["message"] == outcome.message
+        assert fail["inputs"][0]["namespace"] == "file" and not fail["inputs"][0]["facets"]
+    # a missing file stops the build before it is recorded: a run id of its own, named once
+    ws = mesh.workspace()
+    try:
+        recorded = {lineage.run_id(b.build_id) for b in ws.metadata.builds("titles")}
+    finally:
+        ws.close()
+    _, fail = failure(mesh, "titles")
+    assert fail["run"]["runId"] not in recorded
+    assert len({e["run"]["runId"] for e in runs(mesh, "titles")}) == 2  # the published run and this one
+
+
+def test_a_missing_grant_fails_the_run_with_the_hint(mesh):
+    media(mesh)
+    (mesh.root / "mesh.yaml").write_text("name: media\nprincipals:\n  - {name: ana, roles: [analyst]}\n")
+
+    outcomes = {o.product: o for o in mesh.build()}
+
+    refused = outcomes["popularity"]
+    assert refused.status == "failed" and isinstance(refused.error, InputError)
+    _, fail = failure(mesh, "popularity")
+    message = fail["run"]["facets"]["errorMessage"]["message"]
+    assert "popularity may not read" in message
+    assert refused.error.hint and refused.error.hint in message and "access.cedar" in message
+    assert [i["name"] for i in fail["inputs"]] == ["plays.plays", "titles.titles"]
+    assert not any("version" in i["facets"] for i in fail["inputs"])  # nothing was read
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_lineage_server_that_is_down_changes_no_build(mesh):
+    media(mesh, transform=POPULARITY.replace("upper(t.genre)", "upper(t.no_such_column)"))
+    url = f"http://127.0.0.1:{_closed_port()}"
+    (mesh.root / "mesh.yaml").write_text(f"name: media\nopenlineage: {{transport: http, url: '{url}'}}\n")
+
+    outcomes = {o.product: o for o in mesh.build()}
+
+    assert (outcomes["plays"].status, outcomes["plays"].version) == ("published", 1)
+    failed = outcomes["popularity"]
+    assert failed.status == "failed" and isinstance(failed.error, TransformError)
+    assert "no_such_column" in failed.message and "OpenLineage" not in failed.message
+    for outcome in outcomes.values():
+        [note] = [w for w in outcome.warnings if "OpenLineage" in w]
+        assert note.startswith("OpenLineage events not sent (OSError:") and "the build is unaffected" in note
     assert mesh.query("SELECT count(*) AS n FROM plays.plays") == [{"n": 3}]

@@ -21,7 +21,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -102,16 +102,17 @@ def build_mesh(
             outcomes[spec.name] = BuildOutcome(spec.name, spec.folder, "skipped", message=message)
             continue
         outcomes[spec.name] = build_product(ws, spec, functools.partial(progress, spec.name), send_events)
-    _register(ws)
+    _register(ws, outcomes)
     return list(outcomes.values())
 
 
-def _register(ws: Workspace) -> None:
-    """Bring the central catalog in step with what was built; it never fails a build."""
+def _register(ws: Workspace, built: Collection[str]) -> None:
+    """Bring the central catalog in step with what was built (and the health of ``built``);
+    it never fails a build."""
     from daap.mesh.catalog.register import sync
 
     try:
-        for note in sync(ws):
+        for note in sync(ws, health_of=built):
             log.warning("%s", note)
     except Exception:
         log.exception("the catalog could not be updated")
@@ -126,12 +127,14 @@ def build_product(
 ) -> BuildOutcome:
     """Build and publish one product; never raises for a failure of the build itself."""
     started = time.monotonic()
+    # made before anything can fail: a build refused before it is recorded still names its run
+    build_id, begun = build.new_build_id(), datetime.now(UTC)
     try:
         with ws.lock(spec.name):
             notes = tuple(reconcile(ws, spec))
             if send_events:
                 notes += tuple(_send_pending(ws, spec.name))
-            outcome = _build_locked(ws, spec, progress, send_events)
+            outcome = _build_locked(ws, spec, progress, send_events, build_id)
             if notes:
                 outcome = replace(outcome, warnings=notes + outcome.warnings)
     except DaapError as exc:
@@ -139,6 +142,9 @@ def build_product(
     except Exception as exc:  # a bug: fail this product only, say so plainly
         message = f"internal error ({type(exc).__name__}: {exc}); this is a bug in daap, please report it"
         outcome = BuildOutcome(spec.name, spec.folder, "failed", message=message)
+    if outcome.status == "failed":
+        notes = lineage.emit_failed(ws, spec, build_id, begun, outcome.message or "failed")
+        outcome = replace(outcome, warnings=outcome.warnings + notes)
     return _timed(outcome, time.monotonic() - started)
 
 
@@ -147,7 +153,7 @@ def _timed(outcome: BuildOutcome, seconds: float) -> BuildOutcome:
 
 
 def _build_locked(
-    ws: Workspace, spec: ProductSpec, progress: Callable[[str], None], send_events: bool
+    ws: Workspace, spec: ProductSpec, progress: Callable[[str], None], send_events: bool, build_id: str
 ) -> BuildOutcome:
     progress("check contracts against the registry")
     gate.check(ws.registry, spec, ws.config.event_format)
@@ -172,7 +178,6 @@ def _build_locked(
             message=f"inputs and code unchanged since version {latest.version}; nothing published",
             warnings=unchanged_notes,
         )
-    build_id = build.new_build_id()
     ws.metadata.start_build(build_id, spec.name, fingerprint)
     try:
         candidate = build.prepare(

@@ -1,29 +1,60 @@
-"""OpenLineage run events for every build that reaches the quality gate.
+"""OpenLineage run events for every build: ``START``, then ``COMPLETE`` or ``FAIL``.
 
 A build is one OpenLineage run of the job ``<product>`` (namespace: the mesh's
 name); its run id is a UUID derived from the build id, so emitting a build
-again names the same run. A published build sends ``START`` and ``COMPLETE``,
-a quarantined one ``START`` and ``FAIL`` (with the failed rules in the
-``errorMessage`` run facet); both are written once the gate has decided, the
-``START`` timed at the build's start, so no run is left started and never ended. Each output port is a
-dataset ``<product>.<port>`` in namespace ``daap://<mesh>`` carrying::
+again names the same run. A published build sends ``START`` and ``COMPLETE``;
+a quarantined one ``START`` and ``FAIL`` with the failed rules in the
+``errorMessage`` run facet; any other failed build (a transformation error, a
+governance refusal, a registry that cannot take the schemas, an input that
+cannot be read, a contract gate that refuses) ``START`` and ``FAIL`` with its
+error, and its hint, as the ``errorMessage``. A build that fails before it is
+recorded still has a build id (made when the build begins), only ever used for
+its run id; one whose commit had begun is not reported failed (the next build
+of the product publishes it or rolls it back). Both events are written once
+the outcome is known, the ``START`` timed at the build's start, so no run is
+left started and never ended.
+
+Each output port is a dataset ``<product>.<port>`` in namespace
+``daap://<mesh>`` carrying::
 
     facets.schema                  the contract's columns (type: the contract's SQL type)
+    facets.columnLineage           where each column comes from (see below)
+    facets.ownership               the owner team: {"name": "team:<team>", "type": "owner"}
     facets.dataQualityMetrics      rows, and per column nulls and distinct values
     facets.dataQualityAssertions   one assertion per quality rule, with its success
     facets.version                 the product version (published builds only)
 
-and the run carries the same results in its ``test`` facet. The spec types
-``dataQualityAssertions`` as an *input* dataset facet (tools that test a table
-they read); daap tests the dataset it writes, so the facet sits in the output
-dataset's ``facets``, beside the metrics (the spec's own documentation example
-also shows it under a dataset's ``facets``, not ``inputFacets``). The upstream
-products' ports a build read are its inputs.
+the quality facets only once the gate has run. The job carries the same
+``ownership`` facet and the run the quality results in its ``test`` facet. The
+spec types ``dataQualityAssertions`` as an *input* dataset facet (tools that
+test a table they read); daap tests the dataset it writes, so the facet sits in
+the output dataset's ``facets``, beside the metrics (the spec's own
+documentation example also shows it under a dataset's ``facets``).
+
+The build's inputs are its input ports' datasets: another product's port is
+``<product>.<port>`` in ``daap://<mesh>`` (with the version read, when the build
+reached the quality gate); a file input is its glob made absolute,
+``/mesh/plays/data/*.csv``, in namespace ``file`` (OpenLineage's naming for a
+local file system: the dataset's URI is ``file:/mesh/plays/data/*.csv``).
+
+``columnLineage`` comes from the transformation's SQL
+(:func:`daap.mesh.catalog.lineage.column_lineage`, the upstream ports' columns
+read from their contracts). Each output column lists its ``inputFields``:
+passed through (renamed, cast) is ``DIRECT``/``IDENTITY``; computed is
+``DIRECT``/``TRANSFORMATION``, or ``AGGREGATION`` when the column's value goes
+through an aggregate function (``sum``, ``count``, ``rank`` ...), followed by
+name through the script's CTEs, subqueries and tables. Columns that decide
+which rows there are (``WHERE``, ``JOIN``, ``GROUP BY``, ``HAVING``,
+``QUALIFY``: the tracer does not tell them apart) concern the whole port, so
+they are the facet's ``dataset`` entries, ``INDIRECT``/``FILTER``, not repeated
+under every column. A column whose lineage is unknown (a Python
+transformation, SQL sqlglot cannot follow) or that has no source column (a
+constant, ``count(*)``) is left out; when no column is known there is no facet.
 
 Events are plain JSON (openlineage-python is not a dependency) and go through
 a transport chosen in ``mesh.yaml`` (``openlineage:``): by default one JSON
 line per event appended to ``<home>/openlineage/events.ndjson``. Sending
-never fails a build: a problem becomes one warning on its outcome.
+never fails or changes a build: a problem becomes one warning on its outcome.
 """
 
 from __future__ import annotations
@@ -33,18 +64,26 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from daap.errors import DaapError
 from daap.mesh.observe.quality import Verdict
-from daap.mesh.workspace import Workspace
+from daap.mesh.workspace import SpecCache, Workspace
 from daap.runtime.quality import QualityReport, RuleResult
 from daap.spec.mesh import MeshConfig, OpenLineageConfig
-from daap.spec.model import ColumnSpec, OutputPortSpec, ProductSpec
+from daap.spec.model import ColumnSpec, FileSource, InputPortSpec, OutputPortSpec, ProductSource, ProductSpec
+from daap.spec.product import DESCRIPTOR
+
+if TYPE_CHECKING:  # sqlglot is imported when a build emits, not with the builder
+    from sqlglot import exp
+
+    from daap.mesh.catalog.lineage import ColumnEdge, SourceColumn
 
 #: the ``producer`` of every event and the ``_producer`` of every facet
 PRODUCER = "https://github.com/daap/daap"
@@ -60,9 +99,24 @@ SCHEMAS = {
     "dataQualityAssertions": f"{_SPEC}/facets/1-1-0/DataQualityAssertionsDatasetFacet.json"
     "#/$defs/DataQualityAssertionsDatasetFacet",
     "version": f"{_SPEC}/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
+    "columnLineage": f"{_SPEC}/facets/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet",
+    "ownership": f"{_SPEC}/facets/1-0-1/OwnershipDatasetFacet.json#/$defs/OwnershipDatasetFacet",
     "errorMessage": f"{_SPEC}/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet",
     "test": f"{_SPEC}/facets/1-0-1/TestRunFacet.json#/$defs/TestRunFacet",
 }
+#: job facet key -> the ``_schemaURL`` of the spec version written
+JOB_SCHEMAS = {"ownership": f"{_SPEC}/facets/1-0-1/OwnershipJobFacet.json#/$defs/OwnershipJobFacet"}
+#: output dataset facets known before the build runs: the ``START`` event's
+STATIC = ("schema", "columnLineage", "ownership")
+#: how an input column reaches the output -> the column lineage transformation's type and subtype
+TRANSFORMATIONS = {
+    "direct": {"type": "DIRECT", "subtype": "IDENTITY"},
+    "derived": {"type": "DIRECT", "subtype": "TRANSFORMATION"},
+    "aggregated": {"type": "DIRECT", "subtype": "AGGREGATION"},
+    "filter": {"type": "INDIRECT", "subtype": "FILTER"},
+}
+#: the namespace of a file input (OpenLineage's naming for a local file system)
+FILE_NAMESPACE = "file"
 #: daap rule severity -> the spec's
 SEVERITIES = {"error": "error", "warning": "warn", "info": "info"}
 #: rule kind -> assertion type (a ``metric`` rule is named by its metric: ``nullValues``, ``rowCount``...)
@@ -80,13 +134,16 @@ class BuildRun:
 
     spec: ProductSpec
     build_id: str
-    verdict: Verdict
-    #: ``product.port`` -> version of each upstream port read
+    #: the quality rules' results; None when the build failed before the gate
+    verdict: Verdict | None
+    #: ``product.port`` -> version of each upstream port read (once known)
     inputs: Mapping[str, int]
-    #: the published version; None when quarantined
+    #: the published version; None when quarantined or failed
     version: int | None
-    #: why the build failed (the quality gate's message)
+    #: why the build failed (the quality gate's message, or the error and its hint)
     failure: str | None = None
+    #: when the build began, for a build that failed before it was recorded
+    started: datetime | None = None
 
 
 class Transport(Protocol):
@@ -182,17 +239,51 @@ def emit(ws: Workspace, run: BuildRun) -> tuple[str, ...]:
     try:
         record = ws.metadata.get_build(run.build_id)
         now = datetime.now(UTC)
-        started = record.started_at if record is not None else now
-        transport(ws.config).send(events(run, mesh_name(ws.config), started, now))
+        started = record.started_at if record is not None else run.started or now
+        mesh = mesh_name(ws.config)
+        columns = column_facets(ws, run.spec, mesh)
+        transport(ws.config).send(events(run, mesh, started, now, columns))
     except Exception as exc:  # lineage is a side channel: the build stands without it
         return (f"OpenLineage events not sent ({type(exc).__name__}: {exc}); the build is unaffected",)
     return ()
 
 
-def events(run: BuildRun, mesh: str, started: datetime, finished: datetime) -> list[Event]:
-    """The build's ``START`` and its ``COMPLETE`` (published) or ``FAIL`` (quarantined) event."""
-    outputs = [_output(run, port, mesh) for port in run.spec.output_ports]
-    schemas = [{**o, "facets": {"schema": o["facets"]["schema"]}} for o in outputs]
+def emit_failed(
+    ws: Workspace, spec: ProductSpec, build_id: str, started: datetime, error: str
+) -> tuple[str, ...]:
+    """``START`` and ``FAIL`` for a build that failed before its quality gate decided; never raises.
+
+    A build whose commit began is left out: the next build of the product rolls
+    it forward (published) or back, and it failed nothing yet.
+
+    Args:
+        build_id: the build's id, recorded or not (a build refused before it starts).
+        started: when the build began, for one that was never recorded.
+        error: the error and its hint, as the outcome says them.
+    """
+    try:
+        record = ws.metadata.get_build(build_id)
+    except Exception as exc:
+        return (f"OpenLineage events not sent ({type(exc).__name__}: {exc}); the build is unaffected",)
+    if record is not None and record.state not in ("running", "failed"):
+        return ()
+    return emit(ws, BuildRun(spec, build_id, None, {}, None, error, started))
+
+
+def events(
+    run: BuildRun,
+    mesh: str,
+    started: datetime,
+    finished: datetime,
+    columns: Mapping[str, dict[str, Any]] | None = None,
+) -> list[Event]:
+    """The build's ``START`` and its ``COMPLETE`` (published) or ``FAIL`` (quarantined, failed) event.
+
+    Args:
+        columns: each output port's ``columnLineage`` facet (see :func:`column_facets`).
+    """
+    outputs = [_output(run, port, mesh, (columns or {}).get(port.name)) for port in run.spec.output_ports]
+    static = [{**o, "facets": {k: v for k, v in o["facets"].items() if k in STATIC}} for o in outputs]
     tests = [t for port in run.spec.output_ports for t in _tests(run, port.name)]
     facets: dict[str, Any] = {"test": _facet("test", tests=tests)} if tests else {}
     if run.version is None:
@@ -201,7 +292,7 @@ def events(run: BuildRun, mesh: str, started: datetime, finished: datetime) -> l
         )
     ended = "FAIL" if run.version is None else "COMPLETE"
     return [
-        _event("START", started, run, mesh, {}, schemas),
+        _event("START", started, run, mesh, {}, static),
         _event(ended, finished, run, mesh, facets, outputs),
     ]
 
@@ -209,30 +300,56 @@ def events(run: BuildRun, mesh: str, started: datetime, finished: datetime) -> l
 def _event(
     kind: str, at: datetime, run: BuildRun, mesh: str, facets: dict[str, Any], outputs: list[Event]
 ) -> Event:
-    inputs = [
-        {
-            "namespace": f"daap://{mesh}",
-            "name": ref,
-            "facets": {"version": _facet("version", datasetVersion=str(v))},
+    job: dict[str, Any] = {}
+    if run.spec.team:
+        job["ownership"] = {
+            "_producer": PRODUCER,
+            "_schemaURL": JOB_SCHEMAS["ownership"],
+            **_owners(run.spec),
         }
-        for ref, v in sorted(run.inputs.items())
-    ]
     return {
         "eventType": kind,
         "eventTime": at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "run": {"runId": run_id(run.build_id), "facets": facets},
-        "job": {"namespace": mesh, "name": run.spec.name, "facets": {}},
-        "inputs": inputs,
+        "job": {"namespace": mesh, "name": run.spec.name, "facets": job},
+        "inputs": _inputs(run, mesh),
         "outputs": outputs,
         "producer": PRODUCER,
         "schemaURL": EVENT_SCHEMA,
     }
 
 
-def _output(run: BuildRun, port: OutputPortSpec, mesh: str) -> Event:
+def _inputs(run: BuildRun, mesh: str) -> list[Event]:
+    """One dataset per upstream port or file glob read, an upstream port's with the version read."""
+    found: dict[tuple[str, str], Event] = {}
+    for port in run.spec.input_ports:
+        namespace, name = _dataset(run.spec, port, mesh)
+        facets: dict[str, Any] = {}
+        if name in run.inputs:
+            facets["version"] = _facet("version", datasetVersion=str(run.inputs[name]))
+        found[namespace, name] = {"namespace": namespace, "name": name, "facets": facets}
+    return [found[key] for key in sorted(found)]
+
+
+def _dataset(spec: ProductSpec, port: InputPortSpec, mesh: str) -> tuple[str, str]:
+    """The namespace and name of what an input port reads."""
+    if isinstance(port.source, FileSource):
+        return FILE_NAMESPACE, str(spec.folder.resolve() / port.source.path)
+    return f"daap://{mesh}", port.source.ref
+
+
+def _owners(spec: ProductSpec) -> dict[str, Any]:
+    return {"owners": [{"name": f"team:{spec.team}", "type": "owner"}]}
+
+
+def _output(run: BuildRun, port: OutputPortSpec, mesh: str, columns: dict[str, Any] | None) -> Event:
     facets = {
         "schema": _facet("schema", fields=[_field(c, i) for i, c in enumerate(port.contract.columns, 1)])
     }
+    if columns is not None:
+        facets["columnLineage"] = columns
+    if run.spec.team:
+        facets["ownership"] = _facet("ownership", **_owners(run.spec))
     report = _report(run.verdict, port.name)
     if report is not None:
         facets["dataQualityMetrics"] = _facet(
@@ -255,6 +372,187 @@ def _facet(key: str, **fields: Any) -> dict[str, Any]:
     return {"_producer": PRODUCER, "_schemaURL": SCHEMAS[key], **fields}
 
 
+# -- column lineage ----------------------------------------------------------------------
+
+
+def column_facets(ws: Workspace, spec: ProductSpec, mesh: str) -> dict[str, dict[str, Any]]:
+    """Each output port's ``columnLineage`` facet, for the ports with a column whose lineage is
+    known; never raises (a transformation that cannot be traced has none)."""
+    try:
+        return _column_facets(ws, spec, mesh)
+    except Exception:  # the lineage of columns is a bonus: the events go without it
+        return {}
+
+
+def _column_facets(ws: Workspace, spec: ProductSpec, mesh: str) -> dict[str, dict[str, Any]]:
+    from daap.mesh.catalog.lineage import column_lineage, product_lineage
+
+    traced = column_lineage(spec, _input_columns(ws, spec))
+    try:
+        aggregated = _aggregated(spec)
+    except Exception:  # sqlglot trips over the script: computed columns read as TRANSFORMATION
+        aggregated = {}
+    ports = {p.name: p for p in spec.input_ports}
+    datasets = {e.upstream: _dataset(spec, ports[e.input_port], mesh) for e in product_lineage(spec)}
+    found: dict[str, dict[str, Any]] = {}
+    for port, by_column in traced.columns.items():
+        fields = {}
+        for column, edges in by_column.items():
+            summed = column in aggregated.get(port, ())
+            inputs = _input_fields(edges, datasets, summed)
+            if inputs:
+                fields[column] = {"inputFields": inputs}
+        rows = [_input_field(f.source, "filter", datasets) for f in traced.filters if f.port == port]
+        dataset = [r for r in rows if r is not None]
+        if fields or dataset:
+            found[port] = _facet("columnLineage", fields=fields, **({"dataset": dataset} if dataset else {}))
+    return found
+
+
+def _input_fields(
+    edges: Sequence[ColumnEdge], datasets: Mapping[str, tuple[str, str]], aggregated: bool
+) -> list[dict[str, Any]]:
+    """A column's input fields; none when one of its sources is unknown (a partial list would
+    read as the whole) or it has none (a constant, ``count(*)``)."""
+    if any(e.source is None for e in edges):
+        return []
+    rows = [
+        _input_field(e.source, "aggregated" if e.kind == "derived" and aggregated else e.kind, datasets)
+        for e in edges
+        if e.source is not None
+    ]
+    return [r for r in rows if r is not None]
+
+
+def _input_field(
+    source: SourceColumn, kind: str, datasets: Mapping[str, tuple[str, str]]
+) -> dict[str, Any] | None:
+    """``source`` as an input field; None for the rows themselves (``count(*)`` reads no column)."""
+    from daap.mesh.catalog.lineage import ROWS
+
+    if source.column == ROWS or source.node not in datasets:
+        return None
+    namespace, name = datasets[source.node]
+    return {
+        "namespace": namespace,
+        "name": name,
+        "field": source.column,
+        "transformations": [TRANSFORMATIONS[kind]],
+    }
+
+
+def _input_columns(ws: Workspace, spec: ProductSpec) -> dict[str, list[str]]:
+    """Each input port's columns, from the upstream product's contract; a file's are unknown
+    (left out: its columns are not checked, and a raw product's are its contract's)."""
+    specs: dict[str, ProductSpec | None] = {}
+    found = {}
+    for port in spec.input_ports:
+        source = port.source
+        if not isinstance(source, ProductSource):
+            continue
+        if source.product not in specs:
+            specs[source.product] = _upstream_spec(ws, spec, source.product)
+        upstream = specs[source.product]
+        output = upstream.output_port(source.port) if upstream is not None else None
+        if output is not None:
+            found[port.name] = [c.name for c in output.contract.columns]
+    return found
+
+
+def _upstream_spec(ws: Workspace, spec: ProductSpec, product: str) -> ProductSpec | None:
+    """The spec of ``product``: from the folder of that name beside ``spec``'s or at the root of
+    the workspace, where products usually are; else the workspace is searched."""
+    for folder in dict.fromkeys((spec.folder.parent / product, ws.root / product)):
+        if (folder / DESCRIPTOR).is_file():
+            with suppress(DaapError):
+                found = ws.load(folder)
+                if found.name == product:
+                    return found
+    with suppress(DaapError):
+        return SpecCache(ws).find(product)
+    return None
+
+
+def _aggregated(spec: ProductSpec) -> dict[str, set[str]]:
+    """Per output port, the columns whose value goes through an aggregate function.
+
+    The SQL is read as the runtime runs it: with one output port the last
+    statement is its query, else each port is the ``CREATE TABLE|VIEW <port> AS``
+    of its name. A column is followed by name into the CTEs, subqueries and
+    tables the script created: in ``WITH t AS (SELECT k, sum(x) AS s FROM a
+    GROUP BY k) SELECT k, round(s) AS s FROM t``, ``s`` is aggregated, ``k`` not.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    transform = spec.transformation
+    if transform is None or transform.kind != "sql":
+        return {}
+    parsed = sqlglot.parse(transform.path.read_text(encoding="utf-8"), read="duckdb")
+    statements = [s for s in parsed if s is not None]
+    created: dict[str, exp.Expr] = {}
+    for statement in statements:
+        table = statement.find(exp.Table) if isinstance(statement, exp.Create) else None
+        if table is not None and isinstance(statement.expression, exp.Query):
+            created[table.name.lower()] = statement.expression
+    ports = {p.name: [c.name for c in p.contract.columns] for p in spec.output_ports}
+    queries = {port: created.get(port.lower()) for port in ports}
+    if len(ports) == 1 and statements and isinstance(statements[-1], exp.Query):
+        queries = {port: statements[-1] for port in ports}
+    return {
+        port: {c for c in ports[port] if _aggregates(query, c, created, frozenset())}
+        for port, query in queries.items()
+        if query is not None
+    }
+
+
+def _aggregates(
+    query: exp.Expr, column: str, named: Mapping[str, exp.Expr], seen: frozenset[tuple[int, str]]
+) -> bool:
+    """Whether ``column`` of ``query`` is computed with an aggregate function, there or in the
+    named queries (CTEs, subqueries, created tables) it reads; ``seen`` stops a loop."""
+    from sqlglot import exp
+
+    if (id(query), column.lower()) in seen:
+        return False
+    seen = seen | {(id(query), column.lower())}
+    if isinstance(query, exp.Query):
+        named = {**named, **{cte.alias.lower(): cte.this for cte in query.ctes}}
+    if isinstance(query, exp.SetOperation):
+        return any(_aggregates(side, column, named, seen) for side in (query.left, query.right))
+    if not isinstance(query, exp.Select):
+        return isinstance(query, exp.Subquery) and _aggregates(query.this, column, named, seen)
+    select = next((s for s in query.selects if s.alias_or_name.lower() == column.lower()), None)
+    if select is not None and select.find(exp.AggFunc) is not None:
+        return True
+    refs = [(c.table.lower(), c.name) for c in select.find_all(exp.Column)] if select is not None else []
+    if select is None and any(s.is_star for s in query.selects):
+        refs = [("", column)]  # SELECT *: a column of what it reads
+    sources = _sources(query, named)
+    return any(
+        _aggregates(source, name, named, seen)
+        for table, name in refs
+        for alias, source in sources.items()
+        if alias == table or not table
+    )
+
+
+def _sources(select: exp.Select, named: Mapping[str, exp.Expr]) -> dict[str, exp.Expr]:
+    """The queries a SELECT reads, by alias: its subqueries and the named queries it reads (input
+    port tables are not queries: their columns are the inputs)."""
+    from sqlglot import exp
+
+    found: dict[str, exp.Expr] = {}
+    start = select.args.get("from_") or select.args.get("from")
+    for join in [start, *(select.args.get("joins") or [])]:
+        item = join.this if join is not None else None
+        if isinstance(item, exp.Subquery):
+            found[item.alias_or_name.lower()] = item.this
+        elif isinstance(item, exp.Table) and not item.db and item.name.lower() in named:
+            found[item.alias_or_name.lower()] = named[item.name.lower()]
+    return found
+
+
 def _field(column: ColumnSpec, position: int | None = None) -> dict[str, Any]:
     """A column as a schema field; an object's (or an array of objects') fields nest."""
     field: dict[str, Any] = {"name": column.name, "type": column.sql_type}
@@ -268,7 +566,9 @@ def _field(column: ColumnSpec, position: int | None = None) -> dict[str, Any]:
     return field
 
 
-def _report(verdict: Verdict, port: str) -> QualityReport | None:
+def _report(verdict: Verdict | None, port: str) -> QualityReport | None:
+    if verdict is None:
+        return None
     return next((r for r in verdict.reports if r.port == port), None)
 
 
@@ -344,7 +644,9 @@ __all__ = [
     "BuildRun",
     "FileTransport",
     "HttpTransport",
+    "column_facets",
     "emit",
+    "emit_failed",
     "events",
     "run_id",
     "transport",
