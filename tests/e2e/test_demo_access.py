@@ -7,14 +7,11 @@ each gets the same rows from psql, ADBC, REST and GraphQL.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import adbc_driver_flightsql.dbapi as flightsql
@@ -22,44 +19,16 @@ import httpx
 import psycopg
 import pytest
 
-from daap.mesh.builder import build_mesh
-from daap.mesh.policy.authn import Authenticator
-from daap.mesh.policy.identity import Identities
-from daap.mesh.workspace import Workspace
-from daap.query.service import QueryService
-from fixtures.http import serve_every_port
+from fixtures.demo import served_demo
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "streaming-media"
 COLUMNS = "customer_id email full_name phone birth_date region"
 SQL = f"SELECT {', '.join(COLUMNS.split())} FROM customers.customers ORDER BY 1 LIMIT 500"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("DAAP_HOME", raising=False)
-        mp.delenv("DAAP_MASK_KEY", raising=False)
-        root = tmp_path_factory.mktemp("demo") / "streaming-media"
-        shutil.copytree(DEMO, root, ignore=shutil.ignore_patterns(".daap", "generated"))
-        spec = importlib.util.spec_from_file_location("demo_generate", root / "generate.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        module.generate(root, days=1, per_day=200)
-        ws = Workspace.open(root)
-        outcomes = build_mesh(ws, None)
-        assert [o.status for o in outcomes] == ["published"] * 4, [o.message for o in outcomes]
-        ids = Identities(ws)
-        tokens = {name: ids.create_token(name)[1] for name in ("ana", "priya", "joe")}
-        service = QueryService(ws)
-        service.enforce_policies()
-        authenticator = Authenticator.for_workspace(ws)
-        assert authenticator.required  # the demo declares principals
-        try:
-            with serve_every_port(service, authenticator) as ports:
-                yield {"root": root, "tokens": tokens, **ports}
-        finally:
-            ws.close()
+    with served_demo(tmp_path_factory.mktemp("demo"), ("ana", "priya", "joe")) as served:
+        yield served
 
 
 def psql(demo: dict[str, Any], who: str, sql: str) -> list[list[str]]:

@@ -15,7 +15,7 @@ import pytest
 from daap.mesh.policy.authn import Authenticator
 from daap.mesh.policy.identity import Identities
 from daap.query.service import QueryService
-from fixtures.http import serve_every_port
+from fixtures.http import run_pasted, serve_every_port
 
 ORDERS = "id,customer,email,amount\n1,c1,a@x.eu,10\n2,c2,b@x.us,20\n3,c1,a@x.eu,5\n"
 
@@ -247,3 +247,139 @@ def test_outside_jobs_post_openlineage_events_and_join_the_graph(mesh):
             assert httpx.get(graph, params={"node": "job:nope/x"}).status_code == 404
     finally:
         ws.close()
+
+
+ORDERS_V2 = "id,customer,email,amount\n1,c1,a@x.eu,10\n2,c2,b@x.us,25\n3,c1,a@x.eu,5\n4,c3,c@x.eu,7\n"
+
+
+def test_versions_and_change_events_of_a_product(mesh):
+    orders = shop(mesh)
+    (orders / "d.csv").write_text(ORDERS_V2)  # order 2 changes its amount, order 4 is new
+    mesh.build_ok()
+    ws = mesh.workspace()
+    try:
+        service = QueryService(ws)
+        with serve_every_port(service, Authenticator.for_workspace(ws)) as served:
+            base = f"{served['url']}/api/products"
+            versions = httpx.get(f"{base}/orders/versions").json()
+            assert [v["version"] for v in versions["items"]] == [2, 1] and versions["total"] == 2
+            newest = versions["items"][0]
+            assert newest["changes"]["orders"] == {"inserted": 1, "updated": 1, "deleted": 0}
+            assert newest["ports"]["orders"]["rows"] == 4 and newest["events"] == "done"
+            assert versions["items"][1]["changes"]["orders"] == {"inserted": 3, "updated": 0, "deleted": 0}
+            assert [v["version"] for v in httpx.get(f"{base}/orders/versions?limit=1").json()["items"]] == [2]
+            changes = httpx.get(f"{base}/orders/changes", params={"limit": 2}).json()
+            assert changes["withheld"] is None
+            got = {(c["op"], c["key"]["id"], c["version"]) for c in changes["items"]}
+            assert got == {("update", 2, 2), ("insert", 4, 2)}  # the last two events, newest first
+            update = next(c for c in changes["items"] if c["op"] == "update")
+            assert (update["before"]["amount"], update["after"]["amount"]) == (20, 25)
+            offsets = [c["offset"] for c in changes["items"]]
+            assert offsets == sorted(offsets, reverse=True)
+            assert httpx.get(f"{base}/nope/versions").status_code == 404
+            assert httpx.get(f"{base}/orders/changes", params={"limit": 0}).status_code == 422
+    finally:
+        ws.close()
+
+
+def test_change_events_are_withheld_from_a_reader_who_sees_masked_rows(served):
+    changes = get(served, "ana", "/products/orders/changes")
+    assert changes.status_code == 200
+    body = changes.json()
+    assert body["items"] == [] and "masked" in body["withheld"] and "ana" in body["withheld"]
+    assert get(served, "ana", "/products/orders/versions").json()["items"][0]["version"] == 1
+    assert get(served, "dan", "/products/orders/versions").status_code == 404  # may not discover it
+    assert get(served, "dan", "/products/orders/changes").status_code == 404
+    assert httpx.get(f"{served['url']}/api/products/orders/changes").status_code == 401  # anonymous
+
+
+def test_the_overview_counts_what_the_caller_may_discover(served, mesh):
+    seen = get(served, "ana", "/overview").json()
+    assert seen["products"] == 1 and seen["domains"] == {"test": {"count": 1, "products": ["orders"]}}
+    assert seen["edges"] == [] and seen["by_type"] == {"raw": 1}  # revenue is not ana's to see
+    assert [r["name"] for r in seen["recent"]] == ["orders"]
+    assert get(served, "dan", "/overview").json()["products"] == 0
+    ws = mesh.workspace()
+    try:
+        with serve_every_port(QueryService(ws), Authenticator(None)) as local:
+            everything = httpx.get(f"{local['url']}/api/overview").json()
+    finally:
+        ws.close()
+    assert everything["products"] == 2 and everything["edges"] == [{"from": "orders", "to": "revenue"}]
+    assert everything["by_type"] == {"raw": 1, "derived": 1}
+
+
+def test_the_psql_snippet_of_a_product_page_runs_as_pasted(served):
+    snippet = get(served, "ana", "/products/orders").json()["connect"]["psql"]
+    assert f"port={served['pg']}" in snippet
+    done = run_pasted(snippet, served["tokens"]["ana"], "-At")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 3 and "***" in done.stdout  # ana's rows: emails masked
+
+
+def test_a_build_registers_the_health_of_what_it_built_and_keeps_the_others(mesh):
+    shop(mesh)
+    ws = mesh.workspace()
+    try:
+        entry = ws.metadata.catalog_entry("orders")
+        assert entry is not None and entry.quality_status == "passed" and "health" in entry.document
+    finally:
+        ws.close()
+    mesh.build_ok("revenue")  # a build of revenue alone: orders keeps its health
+    ws = mesh.workspace()
+    try:
+        kept = ws.metadata.catalog_entry("orders")
+        assert kept is not None and kept.quality_status == "passed" and "health" in kept.document
+    finally:
+        ws.close()
+
+
+def column_edges(body: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {(e["from"], e["to"], e["kind"]) for e in body["edges"]}
+
+
+def test_column_lineage_is_kept_per_version_and_served(mesh):
+    shop(mesh)
+    transform = mesh.root / "revenue" / "transform.sql"
+    transform.write_text("SELECT customer, max(amount) + 1 AS total FROM orders WHERE amount > 0 GROUP BY 1")
+    mesh.build_ok()
+    ws = mesh.workspace()
+    try:
+        assert ws.metadata.column_lineage_versions("revenue") == [1, 2]
+        first = {(link.target, link.source, link.kind) for link in ws.metadata.column_lineage("revenue", 1)}
+        assert ("revenue.revenue.total", "orders.orders.amount", "derived") in first
+        assert ("revenue.revenue", "orders.orders.amount", "filter") not in first  # v1 had no WHERE
+        with serve_every_port(QueryService(ws), Authenticator(None)) as served:
+            url = f"{served['url']}/api/lineage"
+            around = httpx.get(url, params={"node": "revenue", "level": "column"}).json()
+            assert around["level"] == "column" and column_edges(around) == {
+                ("orders.orders.customer", "revenue.revenue.customer", "direct"),
+                ("orders.orders.amount", "revenue.revenue.total", "derived"),
+                ("orders.orders.amount", "revenue.revenue", "filter"),  # v2's WHERE decides its rows
+                ("orders.orders.customer", "revenue.revenue", "filter"),
+            }
+            assert {"revenue.revenue.customer", "revenue.revenue.total"} <= set(around["nodes"])
+            two = httpx.get(url, params={"node": "orders.orders.amount", "depth": 2}).json()
+            assert column_edges(two) == {
+                ("file:orders/d.csv.amount", "orders.orders.amount", "direct"),
+                ("orders.orders.amount", "revenue.revenue.total", "derived"),
+                ("orders.orders.amount", "revenue.revenue", "filter"),
+            }
+            paged = httpx.get(url, params={"node": "revenue", "level": "column", "limit": 3}).json()
+            assert len(paged["edges"]) == 3 and paged["total"] == 4 and paged["next"] is not None
+            rest = httpx.get(paged["next"]).json()
+            assert column_edges(paged) | column_edges(rest) == column_edges(around)
+            missing = httpx.get(url, params={"node": "revenue.revenue.nope"})
+            assert missing.status_code == 404 and "revenue.revenue.nope" in missing.json()["error"]["message"]
+            assert httpx.get(url, params={"node": "nope.port.column"}).status_code == 404
+            assert httpx.get(url, params={"node": "revenue", "level": "rows"}).status_code == 422
+    finally:
+        ws.close()
+
+
+def test_column_lineage_shows_only_what_the_caller_may_discover(served):
+    body = get(served, "ana", "/lineage", node="orders.orders.amount", depth=3).json()
+    assert column_edges(body) == {
+        ("file:orders/d.csv.amount", "orders.orders.amount", "direct")
+    }  # no revenue
+    assert get(served, "dan", "/lineage", node="orders.orders.amount").status_code == 404

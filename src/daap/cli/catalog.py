@@ -116,7 +116,7 @@ def catalog_show(ctx: click.Context, product: str, as_json: bool) -> None:
 def catalog_impact(ctx: click.Context, node: str, as_json: bool) -> None:
     """Every downstream product and column that a change of NODE reaches (column lineage from the
     transformations' SQL)."""
-    from daap.mesh.catalog.lineage import impact, lineage_edges
+    from daap.mesh.catalog.lineage import impact, mesh_lineage
 
     with _workspace(ctx) as ws:
         specs = []
@@ -125,15 +125,7 @@ def catalog_impact(ctx: click.Context, node: str, as_json: bool) -> None:
                 specs.append(ws.load(folder))
             except Exception:  # a broken folder has no lineage to give
                 continue
-        columns = {
-            f"{s.name}.{p.name}": [c.name for c in p.contract.columns] for s in specs for p in s.output_ports
-        }
-        edges = {}
-        for spec in specs:
-            inputs = {
-                port.name: columns.get(str(getattr(port.source, "ref", "")), []) for port in spec.input_ports
-            }
-            edges[spec.name] = lineage_edges(spec, inputs)
+        edges = mesh_lineage(specs)
     found = impact(edges, node)
     if as_json:
         fields = ("depth", "node", "kind", "via", "certain")

@@ -205,8 +205,10 @@ class _Printer:
         if self.done:
             return
         self.count += 1
-        key = _plain(self.decode(event.key))
-        value = _plain(self.decode(event.value))
+        from daap.mesh.feed import plain
+
+        key = plain(self.decode(event.key))
+        value = plain(self.decode(event.value))
         if self.as_json:
             line = {
                 "topic": event.topic,
@@ -220,13 +222,6 @@ class _Printer:
         else:
             sys.stdout.write(_describe(event, key, value) + "\n")
         sys.stdout.flush()
-
-
-def _plain(value: Any) -> Any:
-    """A decoded event as plain JSON values, as the events' canonical JSON writes them."""
-    from daap.mesh.events import encode
-
-    return None if value is None else json.loads(encode(value))
 
 
 _OPS = {"c": "insert", "u": "update", "d": "delete", "r": "read"}

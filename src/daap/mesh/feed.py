@@ -9,14 +9,17 @@ events, then the topic from the first event after that version's.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
 from daap.errors import NotFound
 from daap.mesh import events
-from daap.mesh.backbone import Event, Start, topic_for
+from daap.mesh.backbone import Event, OffsetOutOfRange, Start, topic_for
 from daap.mesh.metadata import ProductVersion
 from daap.mesh.publication import port_keys
 from daap.mesh.workspace import Workspace
@@ -93,4 +96,46 @@ def _resume(ws: Workspace, product: str, port: str, version: ProductVersion) -> 
     return Start.earliest()
 
 
-__all__ = ["FullLoad", "full_load"]
+def recent(ws: Workspace, product: str, port: str, limit: int) -> list[Event]:
+    """The last ``limit`` change events of the port that published versions put on its topic,
+    newest first; fewer when retention removed older ones. Reads with a group of its own, which it
+    deletes: nothing is left on the backbone.
+    """
+    last = _last_offset(ws, product, port)
+    if last is None or limit < 1:
+        return []
+    topic = topic_for(product, port)
+    group = f"daap-recent-{uuid.uuid4().hex[:12]}"
+    try:
+        sub = ws.backbone.subscribe(topic, group, Start.offset(max(1, last - limit + 1)))
+    except OffsetOutOfRange:
+        sub = ws.backbone.subscribe(topic, group, Start.earliest())
+    found: list[Event] = []
+    try:
+        while True:
+            batch = sub.poll(max_events=min(limit, 500), timeout=0.5)
+            found += [e for e in batch if e.offset is not None and e.offset <= last]
+            if not batch or any(e.offset is not None and e.offset >= last for e in batch):
+                break
+    finally:
+        sub.close()
+        ws.backbone.delete_group(topic, group)
+    return sorted(found, key=lambda e: e.offset or 0, reverse=True)[:limit]
+
+
+def plain(value: Any) -> Any:
+    """A decoded event key or value as plain JSON values, as the events' canonical JSON writes them."""
+    return None if value is None else json.loads(events.encode(value))
+
+
+def _last_offset(ws: Workspace, product: str, port: str) -> int | None:
+    """The offset of the last event a published version put on the port's topic."""
+    for version in reversed(ws.metadata.list_versions(product, include_expired=True)):
+        entry = ws.metadata.get_publication(product, version.version)
+        last = entry.progress.get(port, {}).get("last_offset") if entry is not None else None
+        if last:
+            return int(last)
+    return None
+
+
+__all__ = ["FullLoad", "full_load", "plain", "recent"]

@@ -16,6 +16,7 @@ from daap.mesh.catalog.lineage import (
     ProductEdge,
     SourceColumn,
     column_lineage,
+    column_links,
     impact,
     lineage_edges,
     product_lineage,
@@ -562,6 +563,74 @@ def test_a_contract_column_the_query_does_not_produce_is_unknown(tmp_path: Path)
 
     assert sources(lineage, "title") == {("catalogue.titles.title", "direct")}
     assert reasons(lineage, "rating") == "transform.sql: the query selects no column 'rating'"
+
+
+# -- as the metadata store keeps it -------------------------------------------------------
+
+#: title_id passes through, viewers and plays are computed, genre and the join key filter,
+#: budget is in no input, z reads a table that is no input port and a column no input has
+STORED_SQL = """
+SELECT e.title_id, count(DISTINCT e.viewer_id) AS viewers, count(*) AS plays, budget,
+       coalesce(x.y, nope) AS z
+FROM events e JOIN titles t ON t.title_id = e.title_id JOIN legacy.t AS x ON true
+WHERE t.genre = 'drama'
+GROUP BY e.title_id
+"""
+
+
+def stored_edges(tmp_path: Path) -> list[Edge]:
+    spec = write_product(
+        tmp_path,
+        "p",
+        {"events": EVENTS[0], "titles": TITLES[0]},
+        {"out": ["title_id", "viewers", "plays", "budget", "z"]},
+        "{sql: transform.sql}",
+        {"transform.sql": STORED_SQL},
+    )
+    return lineage_edges(spec, {"events": EVENTS[1], "titles": TITLES[1]})
+
+
+def test_column_links_are_the_column_edges_of_one_version(tmp_path: Path) -> None:
+    links = column_links("p", 3, stored_edges(tmp_path))
+
+    not_there = "transform.sql: reads legacy.t AS x, which is not an input port"
+    assert {(link.product, link.version) for link in links} == {("p", 3)}
+    assert [(k.target, k.source, k.kind, k.certain, k.reason) for k in links] == [
+        ("p.out", "catalogue.titles.genre", "filter", True, None),
+        ("p.out", "catalogue.titles.title_id", "filter", True, None),
+        ("p.out", "playback.events.title_id", "filter", True, None),
+        (
+            "p.out.budget",
+            "unknown:1",
+            "unknown",
+            False,
+            "transform.sql: cannot tell which source column 'budget' comes from",
+        ),
+        ("p.out.plays", "catalogue.titles.*", "derived", True, None),
+        ("p.out.plays", "playback.events.*", "derived", True, None),
+        ("p.out.plays", "unknown:1", "unknown", False, not_there),
+        ("p.out.title_id", "playback.events.title_id", "direct", True, None),
+        ("p.out.viewers", "playback.events.viewer_id", "derived", True, None),
+        (
+            "p.out.z",
+            "unknown:1",
+            "unknown",
+            False,
+            "transform.sql: cannot tell which source column 'nope' comes from",
+        ),
+        ("p.out.z", "unknown:2", "unknown", False, not_there),
+    ]
+
+
+def test_column_links_do_not_depend_on_the_edges_order_and_refuse_other_products(tmp_path: Path) -> None:
+    edges = stored_edges(tmp_path)
+
+    assert column_links("p", 1, list(reversed(edges))) == column_links("p", 1, edges)
+    assert column_links("p", 1, [e for e in edges if isinstance(e, ProductEdge)]) == []
+    with pytest.raises(ValueError, match=r"ColumnLink\.target must be q\.port\.column"):
+        column_links("q", 1, edges)
+    with pytest.raises(ValueError, match=r"ColumnLink\.version must be an integer of at least 1, not 0"):
+        column_links("p", 0, edges)
 
 
 # -- impact analysis ---------------------------------------------------------------------

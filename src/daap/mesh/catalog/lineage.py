@@ -34,7 +34,8 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope, find_all_in_scope
 
 from daap.errors import NotFound
-from daap.spec.model import FileSource, ProductSpec
+from daap.mesh.metadata import ColumnLink
+from daap.spec.model import FileSource, ProductSource, ProductSpec
 
 EdgeKind = Literal["direct", "derived", "unknown"]
 ImpactKind = Literal["product", "direct", "derived", "unknown", "filter"]
@@ -167,6 +168,61 @@ def lineage_edges(spec: ProductSpec, input_columns: Mapping[str, Sequence[str]])
     """All of a product's edges, product and column level, as :func:`impact` takes them."""
     columns = column_lineage(spec, input_columns)
     return [*product_lineage(spec), *columns.edges, *columns.filters]
+
+
+def mesh_lineage(specs: Sequence[ProductSpec]) -> dict[str, list[Edge]]:
+    """:func:`lineage_edges` of every product in ``specs``, each upstream port's columns taken from
+    its product's contract (a port of a product not in ``specs`` has none known)."""
+    columns = {
+        f"{s.name}.{p.name}": [c.name for c in p.contract.columns] for s in specs for p in s.output_ports
+    }
+    found = {}
+    for spec in specs:
+        # a file port is left out: its columns are whatever the files hold, not none
+        inputs = {
+            p.name: columns.get(p.source.ref, [])
+            for p in spec.input_ports
+            if isinstance(p.source, ProductSource)
+        }
+        found[spec.name] = lineage_edges(spec, inputs)
+    return found
+
+
+#: the source of a stored ``unknown`` link: ``unknown:1``, ``unknown:2`` ... per reason of its column
+UNKNOWN_PREFIX = "unknown:"
+
+
+def column_links(product: str, version: int, edges: Iterable[Edge]) -> list[ColumnLink]:
+    """The column-level edges of :func:`lineage_edges` as the metadata store keeps them.
+
+    Product edges are left out (``daap_product_lineage`` holds them). A filter's
+    target is its port, ``product.port``, as in :class:`Impact`. An unknown edge
+    has no source column, so its source is :data:`UNKNOWN_PREFIX` and a number,
+    one per reason of that column (sorted, so the numbering does not depend on
+    the edges' order); it is not certain and keeps its reason.
+
+    Returns:
+        The links in the order the store reads them back (target, source, kind).
+
+    Raises:
+        ValueError: an edge is of another product, or ``version`` is below 1 (see ColumnLink).
+    """
+    links: list[ColumnLink] = []
+    unknown: dict[str, list[str]] = {}
+    for edge in edges:
+        if isinstance(edge, FilterEdge):
+            target = f"{edge.product}.{edge.port}"
+            links.append(ColumnLink(product, version, target, str(edge.source), "filter"))
+        elif isinstance(edge, ColumnEdge) and edge.source is not None:
+            links.append(ColumnLink(product, version, edge.target, str(edge.source), edge.kind))
+        elif isinstance(edge, ColumnEdge):
+            unknown.setdefault(edge.target, []).append(edge.reason or "")
+    for target, why in unknown.items():
+        for n, reason in enumerate(sorted(set(why)), start=1):
+            links.append(
+                ColumnLink(product, version, target, f"{UNKNOWN_PREFIX}{n}", "unknown", False, reason)
+            )
+    return sorted(links, key=lambda link: (link.target, link.source, link.kind))
 
 
 def sql_lineage(

@@ -11,11 +11,13 @@ loads keeps its last entry, marked with the problem.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from daap.errors import DaapError
-from daap.mesh.catalog.lineage import product_lineage
+from daap.mesh.catalog.lineage import column_links, mesh_lineage, product_lineage
 from daap.mesh.metadata import CatalogColumn, CatalogEntry, CatalogPersona, CatalogPort
 from daap.mesh.observe.report import health
 from daap.mesh.policy.policies import column_classifications
@@ -72,11 +74,12 @@ def entry_of(ws: Workspace, spec: ProductSpec, health_state: Any = None) -> Cata
     )
 
 
-def sync(ws: Workspace, *, with_health: bool = False) -> list[str]:
+def sync(ws: Workspace, *, with_health: bool = False, health_of: Collection[str] = ()) -> list[str]:
     """Bring the catalog in step with the workspace; returns a note per product it could not read.
 
-    Never raises for one product: the catalog is a side channel of builds. ``with_health`` also
-    reads each product's quality, SLOs and monitors (``daap catalog sync``; builds skip it).
+    Never raises for one product: the catalog is a side channel of builds. Each product's quality,
+    SLOs and monitors are read again for those in ``health_of`` (a build's products), or for all
+    ``with_health`` (``daap catalog sync``); the others keep what their entry last had.
     """
     notes: list[str] = []
     #: folders that do not load: their product keeps its entry (it is broken, not deleted)
@@ -90,7 +93,8 @@ def sync(ws: Workspace, *, with_health: bool = False) -> list[str]:
             notes.append(f"catalog: {folder.name} not updated ({exc.message})")
     states = {}
     try:
-        states = {h.product: h for h in health(ws, specs)} if with_health else {}
+        checked = specs if with_health else [s for s in specs if s.name in health_of]
+        states = {h.product: h for h in health(ws, checked)} if checked else {}
     except Exception as exc:  # health is a nicety of the entry
         notes.append(f"catalog: health not read ({type(exc).__name__}: {exc})")
     seen = set()
@@ -98,16 +102,51 @@ def sync(ws: Workspace, *, with_health: bool = False) -> list[str]:
         seen.add(spec.name)
         try:
             entry = entry_of(ws, spec, states.get(spec.name))
+            if spec.name not in states:
+                entry = _with_last_health(entry, ws.metadata.catalog_entry(spec.name))
             ws.metadata.upsert_catalog(entry)
             ws.metadata.set_product_lineage(spec.name, entry.document.get("upstream", []))
         except Exception as exc:
             notes.append(f"catalog: {spec.name} not updated ({type(exc).__name__}: {exc})")
+    notes += _store_column_lineage(ws, specs)
     now = datetime.now(UTC)
     for name, status in ws.metadata.catalog_names():
         if name not in seen and status != "deleted" and name not in broken:
             ws.metadata.mark_catalog_status(name, "deleted", now)
             ws.metadata.set_product_lineage(name, [])  # a deleted product reads nothing any more
     return notes
+
+
+def _store_column_lineage(ws: Workspace, specs: list[ProductSpec]) -> list[str]:
+    """Keep the column lineage of each product's latest version, once per version: its SQL and its
+    upstream contracts as they are at registration, which is right after the build published it."""
+    pending = []
+    for spec in specs:
+        latest = ws.metadata.latest_version(spec.name)
+        if latest is not None and latest.version not in ws.metadata.column_lineage_versions(spec.name):
+            pending.append((spec, latest.version))
+    if not pending:
+        return []
+    edges = mesh_lineage(specs)
+    notes = []
+    for spec, version in pending:
+        try:
+            ws.metadata.set_column_lineage(
+                spec.name, version, column_links(spec.name, version, edges[spec.name])
+            )
+        except Exception as exc:
+            notes.append(f"catalog: column lineage of {spec.name} not kept ({type(exc).__name__}: {exc})")
+    return notes
+
+
+def _with_last_health(entry: CatalogEntry, last: CatalogEntry | None) -> CatalogEntry:
+    """``entry`` keeping the quality and health its last registration read."""
+    if last is None or last.quality_status is None:
+        return entry
+    document = dict(entry.document)
+    if "health" in last.document:
+        document["health"] = last.document["health"]
+    return replace(entry, quality_status=last.quality_status, document=document)
 
 
 def _column(column: ColumnSpec) -> CatalogColumn:

@@ -40,6 +40,7 @@ from daap.servers.rest.auth import CALLER, authenticated
 from daap.servers.rest.catalog import catalog_router
 from daap.servers.rest.control import control_router
 from daap.servers.rest.errors import InvalidRequest
+from daap.servers.rest.history import history_router
 from daap.servers.rest.responses import envelope, page_response, stream_response, versions_header
 from daap.servers.rest.values import parse_at
 
@@ -238,6 +239,7 @@ def create_app(service: QueryService, authenticator: Authenticator | None = None
     app.include_router(_router(service))
     app.include_router(control_router(service))
     app.include_router(catalog_router(service))
+    app.include_router(history_router(service))
 
     @app.get("/healthz", summary="Liveness", response_model=models.Health)
     def healthz() -> models.Health:

@@ -6,6 +6,7 @@ Routes (under ``/api``)::
     GET /products/{product}          the entry, sample rows, named queries, lineage, snippets
     GET /lineage?node=&depth=        the lineage graph around a node (products, files, outside jobs)
     POST /v1/lineage                 an OpenLineage run event from a job outside daap (Marquez's API)
+    GET /overview                    the mesh at a glance: domains, statuses, health, recent versions
 
 Results are filtered by the caller's ``discover`` permission (``read`` implies
 it); sample rows go through the one query path, so the caller's row filters
@@ -15,9 +16,10 @@ and masks apply to them as to any query.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -44,6 +46,10 @@ FACETS = {
 SAMPLE_ROWS = 5
 #: the most hops a lineage request walks each way, however many it asks for
 MAX_DEPTH = 10
+#: the overview names at most this many products per domain, recent versions and graph edges
+OVERVIEW_NAMES = 50
+OVERVIEW_RECENT = 10
+OVERVIEW_EDGES = 2000
 
 
 def catalog_router(service: QueryService) -> APIRouter:
@@ -102,8 +108,37 @@ def catalog_router(service: QueryService) -> APIRouter:
         page["lineage"] = _lineage(service, entry, seen)
         user = caller.name if caller.principal is not None and not is_anonymous(caller) else "$USER"
         host = request.url.hostname or "127.0.0.1"
-        page["connect"] = snippets(str(request.base_url).rstrip("/"), host, entry, user)
+        ports = getattr(request.app.state, "ports", {})
+        page["connect"] = snippets(str(request.base_url).rstrip("/"), host, entry, user, ports)
         return page
+
+    @api.get("/overview", summary="The mesh at a glance")
+    def overview(caller: CALLER) -> dict[str, Any]:
+        """The products the caller may discover: how many, by domain (names, at most
+        50 each), status, type and quality; the most recently published; the product graph."""
+        seen = visible(service, caller)
+        entries = [e for e in service.ws.metadata.catalog_entries() if seen is None or e.name in seen]
+        domains: dict[str, list[str]] = {}
+        for entry in entries:
+            domains.setdefault(entry.domain or "(none)", []).append(entry.name)
+        published = sorted((e for e in entries if e.published_at is not None), key=_published, reverse=True)
+        graph = _graph(service, seen)
+        edges = [(a, b) for b, ups in sorted(graph.up.items()) for a in ups if not a.startswith("file:")]
+        return {
+            "products": len(entries),
+            "domains": {
+                d: {"count": len(n), "products": n[:OVERVIEW_NAMES]} for d, n in sorted(domains.items())
+            },
+            "by_status": _count(e.status for e in entries),
+            "by_type": _count(e.product_type or "(none)" for e in entries),
+            "quality": _count(e.quality_status or "unknown" for e in entries),
+            "recent": [
+                {"name": e.name, "latest_version": e.latest_version, "published_at": jsonable(e.published_at)}
+                for e in published[:OVERVIEW_RECENT]
+            ],
+            "edges": [{"from": a, "to": b} for a, b in edges[:OVERVIEW_EDGES]],
+            "edges_total": len(edges),
+        }
 
     @api.post("/v1/lineage", summary="Accept an OpenLineage run event (Marquez-compatible)", status_code=201)
     async def accept_lineage(request: Request, caller: CALLER) -> dict[str, Any]:
@@ -132,34 +167,43 @@ def catalog_router(service: QueryService) -> APIRouter:
     def lineage(
         request: Request,
         caller: CALLER,
-        node: Annotated[str, Query(description="a product, `product.port`, or `file:<glob>`")],
+        node: Annotated[
+            str, Query(description="a product, `product.port`, `product.port.column`, or `file:<glob>`")
+        ],
         depth: Annotated[int, Query(ge=1, description=f"hops each way, default 1, at most {MAX_DEPTH}")] = 1,
+        level: Annotated[
+            Literal["product", "column"], Query(description="products, or columns (a column node means it)")
+        ] = "product",
         limit: Annotated[int, Query(ge=1, le=1000, description="edges per page")] = 200,
         offset: Annotated[int, Query(ge=0, description="edges to skip")] = 0,
     ) -> dict[str, Any]:
-        """Product-level lineage: the ports and files the node reads from, and the products reading it,
-        up to `depth` hops each way (capped), breadth first; the edges come a page at a time."""
+        """The lineage graph around `node`, up to `depth` hops each way (capped), breadth first, the
+        edges a page at a time. Product level: the ports and files a product reads, and the
+        products reading it. Column level: which columns each column takes its value from
+        (`direct` or `derived`) and which decide a port's rows (`filter`), as the transformation
+        SQL of each product's latest version says."""
         seen = visible(service, caller)
-        graph = _graph(service, seen)
-        external = node.startswith(("file:", "job:", "dataset:"))
-        start = node if external else node.split(".")[0]
-        if start not in graph.nodes:
-            if not external:
-                service.product_spec(start, caller)  # the same answer as for any unknown product
-            raise NotFound(
-                f"no lineage node {node!r}", hint="a product, product.port, or file:<glob> it reads"
-            )
         hops = min(depth, MAX_DEPTH)
-        edges = graph.around(start, hops)
+        columns = level == "column" or node.count(".") >= 2
+        unknown: list[dict[str, str]] = []
+        if columns and not node.startswith(("file:", "job:", "dataset:")):
+            starts, edges, unknown = _column_walk(service, caller, seen, node, hops)
+            start = node
+        else:
+            columns = False
+            start, edges = _product_walk(service, caller, seen, node, hops)
+            starts = [start]
         page = edges[offset : offset + limit]
         following = offset + len(page)
-        nodes = sorted({n for e in page for n in e} | {start})
+        nodes = sorted({n for e in page for n in e[:2]} | set(starts))
         return {
             "node": start,
+            "level": "column" if columns else "product",
             "depth": hops,
             "capped": depth > MAX_DEPTH,
             "nodes": nodes,
-            "edges": [{"from": a, "to": b} for a, b in page],
+            "edges": [{"from": e[0], "to": e[1], **({"kind": e[2]} if len(e) > 2 else {})} for e in page],
+            "unknown": unknown,
             "total": len(edges),
             "next": str(request.url.include_query_params(offset=following))
             if following < len(edges)
@@ -167,6 +211,76 @@ def catalog_router(service: QueryService) -> APIRouter:
         }
 
     return api
+
+
+def _product_walk(
+    service: QueryService, caller: Caller, seen: Collection[str] | None, node: str, hops: int
+) -> tuple[str, list[tuple[str, ...]]]:
+    """The product graph within ``hops`` of ``node``: where it starts (a port means its product) and
+    the edges ``(upstream, reader)``, nearest first."""
+    graph = _graph(service, seen)
+    external = node.startswith(("file:", "job:", "dataset:"))
+    start = node if external else node.split(".")[0]
+    if start not in graph.nodes:
+        if not external:
+            service.product_spec(start, caller)  # the same answer as for any unknown product
+        raise NotFound(f"no lineage node {node!r}", hint="a product, product.port, or file:<glob> it reads")
+    return start, list(graph.around(start, hops))
+
+
+def _column_walk(
+    service: QueryService, caller: Caller, seen: Collection[str] | None, node: str, hops: int
+) -> tuple[list[str], list[tuple[str, ...]], list[dict[str, str]]]:
+    """The column graph within ``hops`` of ``node`` (a product: all its columns; ``product.port``:
+    the port's; ``product.port.column``): the columns it starts at, the edges ``(source, target,
+    kind)`` nearest first, and the columns on the way whose sources are unknown, with why."""
+    product, _, rest = node.partition(".")
+    entry = service.ws.metadata.catalog_entry(product)
+    if entry is None or (seen is not None and product not in seen):
+        service.product_spec(product, caller)  # the same answer as for any unknown product
+        raise NotFound(f"no product {product!r} in the catalog", hint="`daap build` registers it")
+    columns = [f"{product}.{p.name}.{c.name}" for p in entry.ports for c in p.columns]
+    start = [c for c in columns if not rest or c == node or c.startswith(f"{node}.")]
+    if not start:
+        raise NotFound(
+            f"no column {node!r} in the catalog",
+            hint=f"{product}'s columns: {', '.join(c.split('.', 1)[1] for c in columns[:20])}",
+        )
+
+    def shown(name: str) -> bool:
+        return seen is None or name.split(".", 1)[0] in seen
+
+    found: dict[tuple[str, ...], None] = {}
+    unknown: dict[str, str] = {}
+    metadata = service.ws.metadata
+    for downstream in (False, True):
+        frontier, reached = list(start), set(start)
+        for _ in range(hops):
+            if downstream:
+                links = metadata.column_links_from(frontier)
+            else:  # a port's filters are links to the port itself
+                links = metadata.column_links_to([*frontier, *{c.rsplit(".", 1)[0] for c in frontier}])
+            following = []
+            for link in links:
+                if not shown(link.product):
+                    continue
+                if link.kind == "unknown":
+                    unknown.setdefault(link.target, link.reason or "not traced")
+                    continue
+                source = link.source
+                if source.startswith("file:"):  # a file is the reading product's own
+                    source = f"file:{link.product}/{source[5:]}"
+                elif not shown(source):
+                    continue
+                found[(source, link.target, link.kind)] = None
+                other = link.target if downstream else source
+                if other not in reached and not other.startswith("file:"):
+                    reached.add(other)
+                    following.append(other)
+            frontier = following
+            if not frontier:
+                break
+    return start, list(found), [{"column": c, "reason": r} for c, r in sorted(unknown.items())]
 
 
 class _Graph:
@@ -284,10 +398,24 @@ def _lineage(service: QueryService, entry: CatalogEntry, seen: Collection[str] |
     return {"upstream": upstream, "downstream": downstream}
 
 
-def snippets(http: str, host: str, entry: CatalogEntry, user: str = "$USER") -> dict[str, str]:
-    """Ready-to-paste ways to read the product's first port (``$DAAP_TOKEN``: the reader's token)."""
+def _published(entry: CatalogEntry) -> datetime:
+    assert entry.published_at is not None
+    return entry.published_at
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    return dict(Counter(values).most_common())
+
+
+def snippets(
+    http: str, host: str, entry: CatalogEntry, user: str = "$USER", ports: Mapping[str, int] | None = None
+) -> dict[str, str]:
+    """Ready-to-paste ways to read the product's first port (``$DAAP_TOKEN``: the reader's token);
+    ``ports`` gives the Flight SQL (``flight``) and PostgreSQL (``pg``) ports (default 8815, 5433)."""
     if not entry.ports:
         return {}
+    flight = (ports or {}).get("flight", 8815)
+    pg = (ports or {}).get("pg", 5433)
     port = entry.ports[0].name
     sql = f"SELECT * FROM {entry.name}.{port} LIMIT 10"
     first = entry.ports[0].columns[0].name if entry.ports[0].columns else "*"
@@ -296,10 +424,10 @@ def snippets(http: str, host: str, entry: CatalogEntry, user: str = "$USER") -> 
     token = '{"Authorization": "Bearer " + os.environ["DAAP_TOKEN"]}'
     graphql = f'{{"query": "{{ {entry.name}__{port}(limit: 10) {{ rows {{ {first} }} }} }}"}}'
     return {
-        "psql": f'PGPASSWORD=$DAAP_TOKEN psql "host={host} port=5433 dbname=daap user={user}" -c "{sql}"',
+        "psql": f'PGPASSWORD=$DAAP_TOKEN psql "host={host} port={pg} dbname=daap user={user}" -c "{sql}"',
         "python_adbc": "\n".join([
             "import os, adbc_driver_flightsql.dbapi as flight_sql",
-            f'with flight_sql.connect("grpc://{host}:8815", autocommit=True,',
+            f'with flight_sql.connect("grpc://{host}:{flight}", autocommit=True,',
             '                        db_kwargs={"adbc.flight.sql.authorization_header":'
             ' "Bearer " + os.environ["DAAP_TOKEN"]}) as conn:',
             f'    print(conn.cursor().execute("{sql}").fetch_arrow_table())',
