@@ -317,6 +317,20 @@ def test_the_psql_snippet_of_a_product_page_runs_as_pasted(served):
     assert len(done.stdout.splitlines()) == 3 and "***" in done.stdout  # ana's rows: emails masked
 
 
+def test_the_web_ui_is_served_with_a_policy_that_keeps_it_offline(served):
+    page = httpx.get(f"{served['url']}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert 'src="/ui/' in page.text and "http://" not in page.text and "https://" not in page.text
+    script = httpx.get(f"{served['url']}/ui/app.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "content-security-policy" in script.headers
+    assert httpx.get(f"{served['url']}/ui/../pyproject.toml").status_code == 404
+    missing = httpx.get(f"{served['url']}/api/no-such-route")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"
+
+
 def test_a_build_registers_the_health_of_what_it_built_and_keeps_the_others(mesh):
     shop(mesh)
     ws = mesh.workspace()

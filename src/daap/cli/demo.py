@@ -82,6 +82,7 @@ def demo(path: Path | None, days: int, serve: bool) -> None:
             from daap.cli.up import Ports, serve_mesh
 
             _print_try_changes(root)
+            _print_browse(tokens)
             serve_mesh(service, Ports("127.0.0.1", 8080, 8815, 5433), None)
     finally:
         ws.close()
@@ -191,6 +192,17 @@ def _print_try_changes(root: Path) -> None:
     ]
     for line in lines:
         output.out.print(line, markup=True, highlight=False)
+
+
+def _print_browse(tokens: dict[str, str]) -> None:
+    """Links that open the web UI signed in as a demo principal (the token stays in the browser tab)."""
+    output.out.print("[bold]Browse the mesh[/] in a web browser, signed in as:", markup=True)
+    for name, shows in ROLES:
+        if name in tokens:
+            link = f"http://127.0.0.1:8080/#token={tokens[name]}"
+            output.out.print(f"  {name:<6} {link}", markup=False, highlight=False)
+            output.out.print(f"         {shows}", style="dim", markup=False)
+    output.out.print("  or http://127.0.0.1:8080/ to browse the public titles anonymously\n", markup=False)
 
 
 def _generate(root: Path, days: int) -> None:

@@ -131,6 +131,7 @@ def serve_mesh(
         recorder = AccessLog(service.ws.metadata)
         service.enforce_policies(recorder=recorder)
     app = http_app(service, authenticator)
+    app.state.ports = {"flight": ports.flight, "pg": ports.pg}  # the product pages' snippets name them
     flight_tls = [(tls[0].read_bytes(), tls[1].read_bytes())] if tls else None
     scheme = "grpc+tls" if tls else "grpc"
     flight = FlightSqlServer(
@@ -203,13 +204,14 @@ def pg_authenticator(authenticator: Authenticator, password: str | None = None) 
 
 def http_app(service: Any, authenticator: Authenticator | None = None) -> Any:
     """The HTTP server: REST and OpenAPI at the root, GraphQL at /graphql, the schema registry
-    at /registry, Prometheus metrics at /metrics.
+    at /registry, Prometheus metrics at /metrics, the web UI at /.
 
     ``authenticator`` guards REST, GraphQL and the registry (default: nobody asked);
     ``/healthz``, ``/metrics``, ``/docs`` and ``/openapi.json`` stay open.
     """
     from starlette.routing import Route
 
+    from daap import web
     from daap.mesh.observe.report import QualityFamilies
     from daap.servers.graphql import create_app as graphql_app
     from daap.servers.registry import create_app as registry_app
@@ -223,6 +225,8 @@ def http_app(service: Any, authenticator: Authenticator | None = None) -> Any:
     app.router.routes.append(Route("/metrics", endpoint=observed, methods=["GET"]))
     app.mount("/graphql", graphql)
     app.mount("/registry", registry_app(service.ws.registry, authenticator))
+    app.router.routes.append(Route("/", endpoint=web.index, methods=["GET"]))
+    app.mount("/ui", web.app())
     return app
 
 
@@ -267,6 +271,7 @@ def _print_connect(
     flight = f"grpc{'+tls' if tls else ''}://{host}:{ports.flight}"
     lines = [
         f"daap is serving on {host}:",
+        f"  Web UI      http://{host}:{ports.http}/   (search, product pages, lineage)",
         f"  REST        http://{host}:{ports.http}/api/tables   (OpenAPI: /openapi.json, docs: /docs)",
         f"  GraphQL     http://{host}:{ports.http}/graphql",
         f"  Registry    http://{host}:{ports.http}/registry   (Confluent Schema Registry API)",
