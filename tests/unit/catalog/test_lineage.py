@@ -240,6 +240,29 @@ def test_aggregates_case_and_window_functions_are_derived(tmp_path: Path) -> Non
     }
     # a constant has no source at all, and is not unknown either
     assert lineage.sources("out", "version") == ()
+    aggregated = {c: {e.aggregated for e in lineage.sources("out", c)} for c in ("plays", "longest", "on_tv")}
+    assert aggregated == {"plays": {True}, "longest": {True}, "on_tv": {True}}
+    assert {e.aggregated for c in ("title_id", "nth") for e in lineage.sources("out", c)} == {False}
+
+
+def test_an_aggregate_is_followed_through_ctes_and_passed_on(tmp_path: Path) -> None:
+    lineage = sql_product(
+        tmp_path,
+        """
+        WITH per_title AS (SELECT title_id, sum(watch_seconds) AS seconds FROM events GROUP BY title_id)
+        SELECT p.title_id, round(p.seconds / 3600, 1) AS hours, t.genre
+        FROM per_title p JOIN titles t USING (title_id)
+        """,
+        ["title_id", "hours", "genre"],
+    )
+
+    [hours] = lineage.sources("out", "hours")
+    assert (str(hours.source), hours.kind, hours.aggregated) == (
+        "playback.events.watch_seconds",
+        "derived",
+        True,
+    )
+    assert not any(e.aggregated for c in ("title_id", "genre") for e in lineage.sources("out", c))
 
 
 def test_union_takes_sources_from_every_branch(tmp_path: Path) -> None:

@@ -91,6 +91,8 @@ class ColumnEdge:
     kind: EdgeKind
     source: SourceColumn | None = None
     reason: str | None = None
+    #: computed with an aggregate function (``sum``, ``count`` ...) on some path from ``source``
+    aggregated: bool = False
 
     @property
     def target(self) -> str:
@@ -331,12 +333,14 @@ class _Hit:
     source: SourceColumn | None
     kind: EdgeKind
     reason: str | None = None
+    aggregated: bool = False
 
-    def through(self, kind: EdgeKind) -> _Hit:
-        """The same hit seen through a projection of ``kind``: computed anywhere is derived."""
-        if self.kind == "unknown" or kind == "direct":
+    def through(self, kind: EdgeKind, aggregate: bool = False) -> _Hit:
+        """The same hit seen through a projection of ``kind`` (computed anywhere is derived), with
+        an aggregate function (``aggregate``) or not."""
+        if self.kind == "unknown" or (kind == "direct" and not aggregate):
             return self
-        return _Hit(self.source, "derived")
+        return _Hit(self.source, "derived", aggregated=self.aggregated or aggregate)
 
 
 def _missing(reason: str) -> _Hit:
@@ -383,7 +387,8 @@ class _Tracer:
             return [_missing(f"{select.sql(dialect=_DIALECT)} cannot be expanded")]
         value = select.unalias()
         kind: EdgeKind = "direct" if _passes_through(value) else "derived"
-        return [h.through(kind) for h in self.expression(scope, value, seen)]
+        aggregate = value.find(exp.AggFunc) is not None
+        return [h.through(kind, aggregate) for h in self.expression(scope, value, seen)]
 
     def _table_function(
         self, scope: Scope, column: str | int, seen: frozenset[tuple[int, str | int]]
@@ -490,14 +495,15 @@ def _trace_column(
         hits = tracer.projection(root, column, frozenset())
     except Exception as exc:  # one column sqlglot trips over must not cost the others theirs
         hits = [_missing(f"sqlglot failed on it: {type(exc).__name__}: {_first_line(exc)}")]
-    edges: dict[tuple[SourceColumn | None, str | None], EdgeKind] = {}
+    edges: dict[tuple[SourceColumn | None, str | None], tuple[EdgeKind, bool]] = {}
     for hit in hits:
         key = (hit.source, None if hit.source else f"{file_name}: {hit.reason}")
-        # one edge per source: derived when any path computes it
-        edges[key] = "derived" if edges.get(key) == "derived" else hit.kind
+        # one edge per source: derived when any path computes it, aggregated when any aggregates
+        kind, aggregated = edges.get(key, (hit.kind, False))
+        edges[key] = ("derived" if kind == "derived" else hit.kind, aggregated or hit.aggregated)
     return tuple(
-        ColumnEdge(product, port, column, kind, source, reason)
-        for (source, reason), kind in sorted(
+        ColumnEdge(product, port, column, kind, source, reason, aggregated)
+        for (source, reason), (kind, aggregated) in sorted(
             edges.items(), key=lambda item: (str(item[0][0]), item[0][1] or "")
         )
     )

@@ -81,8 +81,6 @@ from daap.spec.model import ColumnSpec, FileSource, InputPortSpec, OutputPortSpe
 from daap.spec.product import DESCRIPTOR
 
 if TYPE_CHECKING:  # sqlglot is imported when a build emits, not with the builder
-    from sqlglot import exp
-
     from daap.mesh.catalog.lineage import ColumnEdge, SourceColumn
 
 #: the ``producer`` of every event and the ``_producer`` of every facet
@@ -388,18 +386,13 @@ def _column_facets(ws: Workspace, spec: ProductSpec, mesh: str) -> dict[str, dic
     from daap.mesh.catalog.lineage import column_lineage, product_lineage
 
     traced = column_lineage(spec, _input_columns(ws, spec))
-    try:
-        aggregated = _aggregated(spec)
-    except Exception:  # sqlglot trips over the script: computed columns read as TRANSFORMATION
-        aggregated = {}
     ports = {p.name: p for p in spec.input_ports}
     datasets = {e.upstream: _dataset(spec, ports[e.input_port], mesh) for e in product_lineage(spec)}
     found: dict[str, dict[str, Any]] = {}
     for port, by_column in traced.columns.items():
         fields = {}
         for column, edges in by_column.items():
-            summed = column in aggregated.get(port, ())
-            inputs = _input_fields(edges, datasets, summed)
+            inputs = _input_fields(edges, datasets)
             if inputs:
                 fields[column] = {"inputFields": inputs}
         rows = [_input_field(f.source, "filter", datasets) for f in traced.filters if f.port == port]
@@ -410,14 +403,14 @@ def _column_facets(ws: Workspace, spec: ProductSpec, mesh: str) -> dict[str, dic
 
 
 def _input_fields(
-    edges: Sequence[ColumnEdge], datasets: Mapping[str, tuple[str, str]], aggregated: bool
+    edges: Sequence[ColumnEdge], datasets: Mapping[str, tuple[str, str]]
 ) -> list[dict[str, Any]]:
     """A column's input fields; none when one of its sources is unknown (a partial list would
     read as the whole) or it has none (a constant, ``count(*)``)."""
     if any(e.source is None for e in edges):
         return []
     rows = [
-        _input_field(e.source, "aggregated" if e.kind == "derived" and aggregated else e.kind, datasets)
+        _input_field(e.source, "aggregated" if e.aggregated else e.kind, datasets)
         for e in edges
         if e.source is not None
     ]
@@ -471,86 +464,6 @@ def _upstream_spec(ws: Workspace, spec: ProductSpec, product: str) -> ProductSpe
     with suppress(DaapError):
         return SpecCache(ws).find(product)
     return None
-
-
-def _aggregated(spec: ProductSpec) -> dict[str, set[str]]:
-    """Per output port, the columns whose value goes through an aggregate function.
-
-    The SQL is read as the runtime runs it: with one output port the last
-    statement is its query, else each port is the ``CREATE TABLE|VIEW <port> AS``
-    of its name. A column is followed by name into the CTEs, subqueries and
-    tables the script created: in ``WITH t AS (SELECT k, sum(x) AS s FROM a
-    GROUP BY k) SELECT k, round(s) AS s FROM t``, ``s`` is aggregated, ``k`` not.
-    """
-    import sqlglot
-    from sqlglot import exp
-
-    transform = spec.transformation
-    if transform is None or transform.kind != "sql":
-        return {}
-    parsed = sqlglot.parse(transform.path.read_text(encoding="utf-8"), read="duckdb")
-    statements = [s for s in parsed if s is not None]
-    created: dict[str, exp.Expr] = {}
-    for statement in statements:
-        table = statement.find(exp.Table) if isinstance(statement, exp.Create) else None
-        if table is not None and isinstance(statement.expression, exp.Query):
-            created[table.name.lower()] = statement.expression
-    ports = {p.name: [c.name for c in p.contract.columns] for p in spec.output_ports}
-    queries = {port: created.get(port.lower()) for port in ports}
-    if len(ports) == 1 and statements and isinstance(statements[-1], exp.Query):
-        queries = {port: statements[-1] for port in ports}
-    return {
-        port: {c for c in ports[port] if _aggregates(query, c, created, frozenset())}
-        for port, query in queries.items()
-        if query is not None
-    }
-
-
-def _aggregates(
-    query: exp.Expr, column: str, named: Mapping[str, exp.Expr], seen: frozenset[tuple[int, str]]
-) -> bool:
-    """Whether ``column`` of ``query`` is computed with an aggregate function, there or in the
-    named queries (CTEs, subqueries, created tables) it reads; ``seen`` stops a loop."""
-    from sqlglot import exp
-
-    if (id(query), column.lower()) in seen:
-        return False
-    seen = seen | {(id(query), column.lower())}
-    if isinstance(query, exp.Query):
-        named = {**named, **{cte.alias.lower(): cte.this for cte in query.ctes}}
-    if isinstance(query, exp.SetOperation):
-        return any(_aggregates(side, column, named, seen) for side in (query.left, query.right))
-    if not isinstance(query, exp.Select):
-        return isinstance(query, exp.Subquery) and _aggregates(query.this, column, named, seen)
-    select = next((s for s in query.selects if s.alias_or_name.lower() == column.lower()), None)
-    if select is not None and select.find(exp.AggFunc) is not None:
-        return True
-    refs = [(c.table.lower(), c.name) for c in select.find_all(exp.Column)] if select is not None else []
-    if select is None and any(s.is_star for s in query.selects):
-        refs = [("", column)]  # SELECT *: a column of what it reads
-    sources = _sources(query, named)
-    return any(
-        _aggregates(source, name, named, seen)
-        for table, name in refs
-        for alias, source in sources.items()
-        if alias == table or not table
-    )
-
-
-def _sources(select: exp.Select, named: Mapping[str, exp.Expr]) -> dict[str, exp.Expr]:
-    """The queries a SELECT reads, by alias: its subqueries and the named queries it reads (input
-    port tables are not queries: their columns are the inputs)."""
-    from sqlglot import exp
-
-    found: dict[str, exp.Expr] = {}
-    start = select.args.get("from_") or select.args.get("from")
-    for join in [start, *(select.args.get("joins") or [])]:
-        item = join.this if join is not None else None
-        if isinstance(item, exp.Subquery):
-            found[item.alias_or_name.lower()] = item.this
-        elif isinstance(item, exp.Table) and not item.db and item.name.lower() in named:
-            found[item.alias_or_name.lower()] = named[item.name.lower()]
-    return found
 
 
 def _field(column: ColumnSpec, position: int | None = None) -> dict[str, Any]:
