@@ -25,7 +25,7 @@ from daap.mesh.metadata import (
 )
 from daap.mesh.metadata._catalog import search_words
 from daap.mesh.metadata._schema import MIGRATIONS
-from fixtures.metadata import open_at_migration
+from fixtures.metadata import applied_migrations, open_at_migration
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -588,9 +588,7 @@ def test_a_store_at_migration_6_upgrades_to_7_keeping_its_data(store_url: str) -
 
     again = open_metadata_store(store_url)  # nothing left to apply
     try:
-        with again._tx() as tx:
-            ledger = tx.fetch_all("SELECT version, name FROM daap_schema_migrations ORDER BY version")
-        assert ledger[5:7] == [(6, "control"), (7, "catalog")]
+        assert applied_migrations(again)[5:7] == [(6, "control"), (7, "catalog")]
         assert names(again.search_catalog("weekly")) == ["title_popularity"]
     finally:
         again.close()

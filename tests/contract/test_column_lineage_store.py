@@ -9,7 +9,7 @@ import pytest
 from daap.errors import MetadataError
 from daap.mesh.metadata import ColumnLink, MetadataStore, open_metadata_store
 from daap.mesh.metadata._schema import MIGRATIONS
-from fixtures.metadata import open_at_migration
+from fixtures.metadata import applied_migrations, open_at_migration
 
 
 def link(
@@ -208,9 +208,7 @@ def test_a_store_at_migration_9_upgrades_to_10_keeping_its_data(store_url: str) 
 
     again = open_metadata_store(store_url)  # nothing left to apply
     try:
-        with again._tx() as tx:
-            ledger = tx.fetch_all("SELECT version, name FROM daap_schema_migrations ORDER BY version")
-        assert ledger[8:] == [(9, "product lineage"), (10, "column lineage")]
+        assert applied_migrations(again)[8:] == [(9, "product lineage"), (10, "column lineage")]
         assert again.column_lineage("revenue") == REVENUE
     finally:
         again.close()

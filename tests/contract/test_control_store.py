@@ -20,7 +20,7 @@ from daap.mesh.metadata import (
 )
 from daap.mesh.metadata._control import control_digest
 from daap.mesh.metadata._schema import MIGRATIONS
-from fixtures.metadata import open_at_migration
+from fixtures.metadata import applied_migrations, open_at_migration
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -242,9 +242,7 @@ def test_a_store_at_migration_5_upgrades_to_6_keeping_its_data(store_url: str) -
 
     again = open_metadata_store(store_url)  # nothing left to apply
     try:
-        with again._tx() as tx:
-            ledger = tx.fetch_all("SELECT version, name FROM daap_schema_migrations ORDER BY version")
-        assert ledger[4:6] == [(5, "principals and tokens"), (6, "control")]
+        assert applied_migrations(again)[4:6] == [(5, "principals and tokens"), (6, "control")]
         assert again.control_version("sales") is not None
     finally:
         again.close()
