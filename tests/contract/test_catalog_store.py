@@ -227,7 +227,8 @@ def test_a_match_in_the_tags_ranks_above_one_in_a_column_description(mesh: Metad
 def test_the_last_word_matches_as_a_prefix(mesh: MetadataStore) -> None:
     assert found(mesh, "popul") == {"title_popularity", "next_title_model", "playback_events"}
     assert found(mesh, "catalog") == {"title_catalogue"}
-    assert found(mesh, "popul weekly") == set()  # only the last word is a prefix
+    loose = mesh.search_catalog("popul weekly")  # only the last word is a prefix: nothing has both ...
+    assert names(loose) == ["title_popularity"] and loose.any_word  # ... so any word ranks: weekly
     assert found(mesh, "weekly popul") == {"title_popularity"}
     assert found(mesh, "t") == set()  # one letter is a word, not a prefix of every word with a t
 
@@ -239,6 +240,18 @@ def test_every_word_must_match(mesh: MetadataStore) -> None:
         "title_popularity", "playback_events", "next_title_model", "title_catalogue"
     }  # fmt: skip
     assert found(mesh, "title legacy") == {"title_catalogue"}
+
+
+def test_when_nothing_has_every_word_the_products_with_any_rank(mesh: MetadataStore) -> None:
+    strict = mesh.search_catalog("weekly popularity")
+    assert names(strict) == ["title_popularity"] and not strict.any_word
+    asked = mesh.search_catalog("which titles rank by weekly popularity")  # as a person asks
+    assert asked.any_word and names(asked)[0] == "title_popularity"  # it has the most of them
+    assert {"playback_events", "next_title_model"} <= set(names(asked))  # "popularity" in a column
+    assert asked.total == len(asked.items) and sum(asked.facets["domain"].values()) == asked.total
+    nothing = mesh.search_catalog("zeppelin airship")
+    assert (nothing.total, nothing.any_word) == (0, True)
+    assert not mesh.search_catalog("zeppelin").any_word  # one word: nothing to loosen
 
 
 def test_no_match_gives_an_empty_page_with_empty_facets(mesh: MetadataStore) -> None:
@@ -316,12 +329,10 @@ def test_fts_syntax_in_user_text_never_raises(mesh: MetadataStore, text: str) ->
      "'popularity'", "popularity\\", "+popularity+", "popularity & !"],
 )  # fmt: skip
 def test_words_inside_fts_syntax_are_searched_as_words(mesh: MetadataStore, text: str) -> None:
-    expected = {"title_popularity", "next_title_model", "playback_events"}
-    if text == "name:popularity":
-        expected = set()  # the words "name" and "popularity": no product has both
-    assert found(mesh, text) == expected
-    if expected:
-        assert names(mesh.search_catalog(text))[0] == "title_popularity"
+    # "name:popularity" is the words name and popularity: no product has both, so either ranks
+    assert found(mesh, text) == {"title_popularity", "next_title_model", "playback_events"}
+    assert names(mesh.search_catalog(text))[0] == "title_popularity"
+    assert mesh.search_catalog(text).any_word == (text == "name:popularity")
 
 
 def test_very_long_text_never_raises(mesh: MetadataStore) -> None:

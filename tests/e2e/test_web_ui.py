@@ -54,6 +54,9 @@ def test_a_user_finds_a_product_by_what_they_need(page, demo):
     results = page.get_by_test_id("result")
     expect(results).to_have_count(1, timeout=WAIT_MS)  # the one whose objective speaks of the budget
     expect(results).to_have_attribute("data-name", "title_popularity")
+    page.get_by_test_id("search-input").fill("which titles do viewers finish")  # asked as a question
+    expect(page.get_by_test_id("result-total")).to_contain_text("some of", timeout=WAIT_MS)
+    expect(results.first).to_have_attribute("data-name", "title_popularity")
     page.get_by_test_id("search-input").fill("")
     expect(results).to_have_count(4, timeout=WAIT_MS)  # every product ana may discover
     page.locator('[data-testid="facet"][data-facet="domain"][data-value="billing"]').click()

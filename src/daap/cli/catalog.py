@@ -56,6 +56,7 @@ def catalog_search(
         output.print_json(
             {
                 "total": page.total,
+                "any_word": page.any_word,
                 "items": [{**h.entry.to_json(), "score": h.score} for h in page.items],
                 "facets": {k: dict(v) for k, v in page.facets.items()},
             }
@@ -68,7 +69,8 @@ def catalog_search(
     ]  # fmt: skip
     output.print_table(None, ["product", "domain", "owner", "status", "why it exists"], rows)
     shown = f"{len(page.items)} of {page.total}" if page.total > len(page.items) else str(page.total)
-    output.note(f"{shown} product(s); `daap catalog show PRODUCT` for one")
+    loose = " (no product has every word: these have some of them)" if page.any_word and page.total else ""
+    output.note(f"{shown} product(s){loose}; `daap catalog show PRODUCT` for one")
 
 
 @catalog.command("show")

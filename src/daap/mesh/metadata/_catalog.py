@@ -15,6 +15,8 @@ cut the same way and each word is quoted, so user text is never FTS syntax: ``"t
 OR (*`` searches for the word ``title`` (operators typed in capitals, ``AND OR NOT NEAR``,
 are dropped: they are not supported, and requiring them as words would find nothing).
 Words are ANDed; the last one also matches as a prefix (``popul`` finds ``popularity``).
+When no product has every word (a question, "which titles do viewers finish"), they are
+ORed instead, and bm25 ranks first the products with the most and rarest of them.
 """
 
 from __future__ import annotations
@@ -210,12 +212,14 @@ class CatalogPage:
     ``facets`` maps every facet of :data:`CATALOG_FACETS` to ``{value: count}``, most
     frequent first; a facet's counts are over the matches of the text and of the *other*
     facets' selections (so its own other values show what choosing them would give).
-    Selected values are listed even when their count is 0.
+    Selected values are listed even when their count is 0. ``any_word`` is set when no
+    product has every word of the text, so the products with any of them were ranked.
     """
 
     items: tuple[CatalogHit, ...]
     total: int
     facets: Mapping[str, Mapping[str, int]]
+    any_word: bool = False
 
 
 class CatalogStore(Protocol):
@@ -287,10 +291,12 @@ def search_words(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _Query:
-    """A search's words; the last one matches as a prefix when ``prefix`` is set."""
+    """A search's words; the last one matches as a prefix when ``prefix`` is set. A document
+    must have every word, or any of them with ``any_word``."""
 
     words: tuple[str, ...]
     prefix: bool
+    any_word: bool = False
 
     @classmethod
     def parse(cls, text: str | None) -> _Query | None:
@@ -302,16 +308,21 @@ class _Query:
         return word in self.words or (self.prefix and word.startswith(self.words[-1]))
 
 
+def _total(rows: Sequence[Sequence[Any]]) -> int:
+    """The ``_TOTAL`` part of a search's rows: how many products match."""
+    return next(int(part[2]) for part in rows if part[0] == _TOTAL)
+
+
 def _fts5_query(query: _Query) -> str:
     """``"total" "sales"*``: every word a quoted string (``"`` doubled), so none is syntax."""
     quoted = ['"' + word.replace('"', '""') + '"' for word in query.words]
-    return " ".join(quoted) + ("*" if query.prefix else "")
+    return (" OR " if query.any_word else " ").join(quoted) + ("*" if query.prefix else "")
 
 
 def _tsquery(query: _Query) -> str:
     """``'total' & 'sales':*``: every word a quoted lexeme (``'`` and ``\\`` doubled)."""
     quoted = ["'" + word.replace("\\", "\\\\").replace("'", "''") + "'" for word in query.words]
-    return " & ".join(quoted) + (":*" if query.prefix else "")
+    return (" | " if query.any_word else " & ").join(quoted) + (":*" if query.prefix else "")
 
 
 @dataclass(frozen=True)
@@ -521,19 +532,24 @@ class CatalogTables:
             narrowing = {f: [known[f, v] for v in values if (f, v) in known] for f, values in chosen.items()}
             sql, params = self._search_sql(query, visible, narrowing)
             rows = tx.fetch_all(sql, (*params, limit, offset))
+            if query is not None and len(query.words) > 1 and not _total(rows):
+                # nobody has every word ("which titles do viewers finish"): rank those with any
+                query = replace(query, any_word=True)
+                sql, params = self._search_sql(query, visible, narrowing)
+                rows = tx.fetch_all(sql, (*params, limit, offset))
             scores = {int(part[1]): float(part[2]) for part in rows if part[0] == _PAGE}
             marks = ", ".join("?" for _ in scores)
             found = tx.fetch_all(f"{_SELECT_ENTRY} WHERE c.id IN ({marks})", tuple(scores)) if scores else []
         entries = {int(row[0]): self._entry(row[1:]) for row in found}
         ranked = sorted(((scores[i], e) for i, e in entries.items()), key=lambda hit: (-hit[0], hit[1].name))
         hits = tuple(CatalogHit(e, s, None if query is None else _snippet(e, query)) for s, e in ranked)
-        total = next(int(part[2]) for part in rows if part[0] == _TOTAL)
+        total = _total(rows)
         counts = {
             (part[3], part[4]): int(part[2])
             for part in rows
             if (part[0] == _COUNT and part[3] not in chosen) or part[0] == _CHOSEN
         }
-        return CatalogPage(hits, total, _counted(chosen, counts))
+        return CatalogPage(hits, total, _counted(chosen, counts), query is not None and query.any_word)
 
     # -- search, piece by piece ---------------------------------------------------------------
 

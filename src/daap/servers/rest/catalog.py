@@ -74,7 +74,8 @@ def catalog_router(service: QueryService) -> APIRouter:
         offset: Annotated[int, Query(ge=0, description="results to skip")] = 0,
     ) -> dict[str, Any]:
         """Ranked full-text search over names, objectives, purposes, personas, tags, ports and columns,
-        with facet counts; only the products the caller may discover."""
+        with facet counts; only the products the caller may discover. Products with every word are
+        found; when none has them all, those with any (`any_word` says so), ranked."""
         given = {"domain": domain, "type": type, "owner": owner, "tag": tag,
                  "classification": classification, "status": status}  # fmt: skip
         facets = {FACETS[k]: v for k, v in given.items() if v}
@@ -85,6 +86,7 @@ def catalog_router(service: QueryService) -> APIRouter:
         return {
             "items": [_hit(h) for h in page.items],
             "total": page.total,
+            "any_word": page.any_word,
             "facets": {k: dict(v) for k, v in page.facets.items()},
             "next": str(request.url.include_query_params(offset=following))
             if following < page.total

@@ -132,7 +132,8 @@ export function mount(root, route, ctx) {
     const total = data?.total ?? items.length;
     lastFacets = data?.facets || {};
     renderFacets(lastFacets);
-    const matching = state.q ? ` matching '${state.q}'` : "";
+    // no product has every word: the server ranked those with any of them
+    const matching = state.q ? ` matching ${data?.any_word && total ? "some of " : ""}'${state.q}'` : "";
     fill(totalEl, total > items.length
       ? `${number(state.offset + 1)}–${number(state.offset + items.length)} of ${plural(total, "product")}${matching}`
       : `${plural(total, "product")}${matching}`);
