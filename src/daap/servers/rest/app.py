@@ -41,6 +41,7 @@ from daap.servers.rest.catalog import catalog_router
 from daap.servers.rest.control import control_router
 from daap.servers.rest.errors import InvalidRequest
 from daap.servers.rest.history import history_router
+from daap.servers.rest.lineage import lineage_router
 from daap.servers.rest.responses import envelope, page_response, stream_response, versions_header
 from daap.servers.rest.values import parse_at
 
@@ -240,6 +241,7 @@ def create_app(service: QueryService, authenticator: Authenticator | None = None
     app.include_router(control_router(service))
     app.include_router(catalog_router(service))
     app.include_router(history_router(service))
+    app.include_router(lineage_router(service))
 
     @app.get("/healthz", summary="Liveness", response_model=models.Health)
     def healthz() -> models.Health:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from daap.mesh.policy.authn import Authenticator, Caller
+from daap.query.service import QueryService
 
 BEARER = HTTPBearer(
     auto_error=False,
@@ -31,4 +33,16 @@ def authenticated(
 #: the caller of the request; FastAPI runs :func:`authenticated` once per request however often it is named
 CALLER = Annotated[Caller, Depends(authenticated)]
 
-__all__ = ["BEARER", "CALLER", "authenticated"]
+
+def visible(service: QueryService, caller: Caller) -> Collection[str] | None:
+    """The products ``caller`` may discover (None: all, for the local caller). Deleted products (no
+    folder) only for the local caller and the governance role."""
+    found = service.visible_products(caller)
+    principal = caller.principal
+    if found is None or principal is None or "governance" not in principal.roles:
+        return found
+    known = {s.name for s in service.products()}
+    return found | {name for name, _ in service.ws.metadata.catalog_names() if name not in known}
+
+
+__all__ = ["BEARER", "CALLER", "authenticated", "visible"]
