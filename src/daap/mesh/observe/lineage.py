@@ -59,24 +59,23 @@ never fails or changes a build: a problem becomes one warning on its outcome.
 
 from __future__ import annotations
 
-import os
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from daap.errors import DaapError
 from daap.mesh.observe.quality import Verdict
+from daap.mesh.observe.transport import (
+    FileTransport,
+    HttpTransport,
+    transport,
+)
 from daap.mesh.workspace import SpecCache, Workspace
 from daap.runtime.quality import QualityReport, RuleResult
-from daap.spec.mesh import MeshConfig, OpenLineageConfig
+from daap.spec.mesh import MeshConfig
 from daap.spec.model import ColumnSpec, FileSource, InputPortSpec, OutputPortSpec, ProductSource, ProductSpec
 from daap.spec.product import DESCRIPTOR
 
@@ -121,7 +120,6 @@ SEVERITIES = {"error": "error", "warning": "warn", "info": "info"}
 ASSERTIONS = {"sql": "custom_sql", "relationship": "foreign_key"}
 #: fields an assertion and a test execution share
 SHARED = ("description", "expected", "actual", "content", "contentType")
-DEFAULT_FILE = Path("openlineage") / "events.ndjson"
 
 Event = dict[str, Any]
 
@@ -142,80 +140,6 @@ class BuildRun:
     failure: str | None = None
     #: when the build began, for a build that failed before it was recorded
     started: datetime | None = None
-
-
-class Transport(Protocol):
-    """Where events go."""
-
-    def send(self, events: Sequence[Event]) -> None:
-        """Deliver ``events`` in order.
-
-        Raises:
-            OSError: they could not be delivered (the caller turns it into a warning).
-        """
-        ...
-
-
-@dataclass(frozen=True)
-class FileTransport:
-    """Appends one JSON line per event to ``path``, all of a build's events in one write."""
-
-    path: Path
-
-    def send(self, events: Sequence[Event]) -> None:
-        data = b"".join(orjson.dumps(e) + b"\n" for e in events)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # O_APPEND: builds of other products, in other processes, append to the same file
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-
-
-@dataclass(frozen=True)
-class HttpTransport:
-    """POSTs each event as JSON to ``url``/``endpoint`` (Marquez's ``/api/v1/lineage``), in order."""
-
-    url: str
-    endpoint: str = "api/v1/lineage"
-    timeout: float = 5.0
-
-    def send(self, events: Sequence[Event]) -> None:
-        target = f"{self.url.rstrip('/')}/{self.endpoint}"
-        for event in events:
-            request = urllib.request.Request(
-                target, data=orjson.dumps(event), headers={"Content-Type": "application/json"}, method="POST"
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    response.read()
-            except urllib.error.HTTPError as exc:  # the server's answer says why
-                detail = exc.read(300).decode("utf-8", "replace").strip()
-                raise OSError(f"{target} answered {exc.code} {exc.reason}: {detail}") from None
-            except urllib.error.URLError as exc:
-                raise OSError(f"{target}: {exc.reason}") from None
-
-
-class NoTransport:
-    """``transport: none``: events are not sent anywhere."""
-
-    def send(self, events: Sequence[Event]) -> None:
-        return None
-
-
-#: ``openlineage.transport`` -> the transport, given the settings and the mesh's home
-TRANSPORTS: dict[str, Callable[[OpenLineageConfig, Path], Transport]] = {
-    "file": lambda settings, home: FileTransport(settings.path or home / DEFAULT_FILE),
-    "http": lambda settings, home: HttpTransport(settings.url or "", settings.endpoint, settings.timeout),
-    "none": lambda settings, home: NoTransport(),
-}
-
-
-def transport(config: MeshConfig) -> Transport:
-    return TRANSPORTS[config.openlineage.transport](config.openlineage, config.home)
 
 
 def run_id(build_id: str) -> str:
