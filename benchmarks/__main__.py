@@ -16,10 +16,13 @@ from benchmarks import (
     backbone,
     build_1e7,
     build_raw_csv,
+    catalog_page,
     catalog_search,
     change_set,
     event_latency,
     flight_doget,
+    lineage_graph,
+    openlineage_ingest,
     pgwire_fetch,
     policy_query,
     quality,
@@ -46,6 +49,9 @@ BENCHMARKS: dict[str, Callable[[Settings], Outcome]] = {
     authz.NAME: authz.run,
     policy_query.NAME: policy_query.run,
     catalog_search.NAME: catalog_search.run,
+    catalog_page.NAME: catalog_page.run,
+    lineage_graph.NAME: lineage_graph.run,
+    openlineage_ingest.NAME: openlineage_ingest.run,
 }
 
 

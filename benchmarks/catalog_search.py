@@ -23,82 +23,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.runner import Measure, Outcome, Settings, log
+from benchmarks import catalog_data
+from benchmarks.catalog_data import COLUMNS_PER_PRODUCT, DOMAINS
+from benchmarks.runner import Measure, Outcome, Settings, log, percentile
 
 NAME = "catalog_search"
 GOAL_MS = 50.0
-COLUMNS_PER_PRODUCT = 10
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-_SYLLABLES = ["ka", "lo", "mi", "re", "su", "ta", "vo", "ne", "pi", "da",
-              "fu", "ro", "se", "ki", "ma", "to", "lu", "ze", "ni", "ba"]  # fmt: skip
-_REAL = [
-    "sales", "revenue", "title", "popularity", "viewer", "session", "playback", "event", "customer",
-    "billing", "support", "churn", "forecast", "daily", "weekly", "monthly", "region", "country",
-    "device", "subscription", "price", "order", "invoice", "payment", "campaign", "marketing",
-    "content", "catalogue", "recommendation", "score", "rank", "model", "feature", "prediction",
-    "golden", "record", "identity", "address", "email", "account", "plan", "trial",
-]  # fmt: skip
-_DOMAINS = ["content", "streaming", "customer", "billing", "marketing", "finance", "support",
-            "platform", "growth", "ads", "studio", "legal", "hr", "security", "data"]  # fmt: skip
-_TYPES = ["raw", "derived", "decision-support", "ml-model", "hybrid", "composite"]
-_CLASSES = [None] * 6 + ["pii", "internal", "public", "confidential"]
-
-
-def _vocabulary(rng: random.Random) -> list[str]:
-    made = {"".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(900)}
-    return _REAL + sorted(made - set(_REAL))
-
-
-def _entries(count: int) -> Iterator[Any]:
-    """``count`` products, the same on every run: Zipf-ish word use, ten columns each."""
-    from daap.mesh.metadata import CatalogColumn, CatalogEntry, CatalogPersona, CatalogPort
-
-    rng = random.Random(20260801)
-    vocab = _vocabulary(rng)
-    weights = [1 / (rank + 1) for rank in range(len(vocab))]
-    tags = [f"tag-{w}" for w in vocab[:80]]
-
-    def words(low: int, high: int) -> str:
-        return " ".join(rng.choices(vocab, weights, k=rng.randint(low, high)))
-
-    def column(i: int) -> CatalogColumn:
-        name = "_".join(rng.choices(vocab, weights, k=rng.randint(1, 3))) + f"_{i}"
-        return CatalogColumn(
-            name, rng.choice(["string", "long", "double"]), words(5, 12), rng.choice(_CLASSES)
-        )
-
-    at = datetime(2026, 8, 1, tzinfo=UTC)
-    for n in range(count):
-        cols = [column(i) for i in range(COLUMNS_PER_PRODUCT)]
-        split = rng.randint(4, COLUMNS_PER_PRODUCT)
-        ports = [CatalogPort("main", words(4, 8), tuple(cols[:split]))]
-        if split < COLUMNS_PER_PRODUCT:
-            ports.append(CatalogPort("detail", words(4, 8), tuple(cols[split:])))
-        yield CatalogEntry(
-            f"{'_'.join(rng.choices(vocab, k=2))}_{n}",
-            domain=rng.choice(_DOMAINS),
-            product_type=rng.choice(_TYPES),
-            owner=f"team-{rng.randrange(50)}",
-            business_objective=words(8, 14),
-            description=words(20, 40),
-            usage=words(5, 15),
-            personas=(CatalogPersona("analyst", words(4, 8), ("SQL",)),),
-            tags=tuple(rng.sample(tags, rng.randint(1, 4))),
-            ports=tuple(ports),
-            latest_version=rng.randint(1, 40),
-            published_at=at,
-            updated_at=at,
-        )
 
 
 def _queries(count: int, names: Sequence[str]) -> list[tuple[str | None, dict[str, Any]]]:
     """The mix: ``(text, keyword arguments)``, cycled to ``count``."""
     rng = random.Random(7)
-    vocab = _vocabulary(random.Random(20260801))
+    vocab = catalog_data.vocabulary(random.Random(catalog_data.SEED))
     half = names[: len(names) // 2]
     mix: list[Callable[[], tuple[str | None, dict[str, Any]]]] = [
         lambda: (rng.choice(vocab[:20]), {}),  # a common word
@@ -106,17 +45,12 @@ def _queries(count: int, names: Sequence[str]) -> list[tuple[str | None, dict[st
         lambda: (rng.choice(vocab[:200])[:4], {}),  # a prefix
         lambda: (" ".join(rng.sample(vocab[:100], 2)), {}),
         lambda: (" ".join(rng.sample(vocab[:100], 2)) + " " + rng.choice(vocab[:100])[:3], {}),
-        lambda: (rng.choice(vocab[:50]), {"facets": {"domain": [rng.choice(_DOMAINS)]}}),
+        lambda: (rng.choice(vocab[:50]), {"facets": {"domain": [rng.choice(DOMAINS)]}}),
         lambda: (None, {"facets": {"tag": [f"tag-{rng.choice(vocab[:80])}"], "product_type": ["derived"]}}),
         lambda: (rng.choice(vocab[:50]), {"visible": half}),
         lambda: ("zzqqxx", {}),
     ]
     return [mix[i % len(mix)]() for i in range(count)]
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def _time(search: Callable[[str | None, Mapping[str, Any]], object], queries: list[Any]) -> list[float]:
@@ -146,15 +80,6 @@ def _raw_fts5(path: str) -> Callable[[str | None, Mapping[str, Any]], object]:
         ).fetchall()
 
     return search
-
-
-def _load(store: Any, products: int) -> tuple[list[str], float]:
-    start = time.perf_counter()
-    names = []
-    for entry in _entries(products):
-        store.upsert_catalog(entry)
-        names.append(entry.name)
-    return names, time.perf_counter() - start
 
 
 def _searcher(store: Any) -> Callable[[str | None, Mapping[str, Any]], object]:
@@ -191,7 +116,8 @@ def run(settings: Settings) -> Outcome:
     store = open_metadata_store(f"sqlite://{path}")
     log(f"{NAME}: {products:,} products, {products * COLUMNS_PER_PRODUCT:,} columns; {count} searches each")
     try:
-        names, load_s = _load(store, products)
+        loaded, load_s = catalog_data.load(store, products)
+        names = [e.name for e in loaded]
         queries = _queries(count, names)
         ours = _time(_searcher(store), queries)
         raw = _time(_raw_fts5(str(path)), queries)
@@ -201,12 +127,12 @@ def run(settings: Settings) -> Outcome:
     mix = f"{count} searches of 9 kinds, 20 per page"
     measures = [
         Measure(
-            NAME, f"search p95, {products:,} products (SQLite)", _p95(ours), GOAL_MS, "ms", 1.0,
+            NAME, f"search p95, {products:,} products (SQLite)", percentile(ours), GOAL_MS, "ms", 1.0,
             note=f"{mix}; median {statistics.median(ours):.2f} ms, max {max(ours):.1f} ms; "
             f"{page.total:,} hits for {queries[0][0]!r}; loaded at {products / load_s:,.0f} upserts/s",
         ),
         Measure(
-            NAME, "search p95 vs raw FTS5 top 20 (SQLite)", _p95(ours), _p95(raw), "ms", None,
+            NAME, "search p95 vs raw FTS5 top 20 (SQLite)", percentile(ours), percentile(raw), "ms", None,
             note=f"raw FTS5 median {statistics.median(raw):.2f} ms; ours adds totals, six facet counts, "
             "entries and snippets",
         ),
@@ -215,13 +141,13 @@ def run(settings: Settings) -> Outcome:
         if url is not None:
             pg = open_metadata_store(url)
             try:
-                _, pg_load_s = _load(pg, products)
+                _, pg_load_s = catalog_data.load(pg, products)
                 on_pg = _time(_searcher(pg), queries)
             finally:
                 pg.close()
             measures.append(
                 Measure(
-                    NAME, f"search p95, {products:,} products (PostgreSQL)", _p95(on_pg), GOAL_MS, "ms",
+                    NAME, f"search p95, {products:,} products (PostgreSQL)", percentile(on_pg), GOAL_MS, "ms",
                     None, note=f"{mix}; median {statistics.median(on_pg):.2f} ms; "
                     f"loaded at {products / pg_load_s:,.0f} upserts/s",
                 )

@@ -1,8 +1,7 @@
 """rest_latency: the REST output port under load, and bulk export through it.
 
-The server runs in its own process (uvicorn over ``create_app``, on a socket
-the benchmark binds on 127.0.0.1 and hands over), so the clients here do not
-share its interpreter lock.
+The server runs in its own process (the HTTP app as ``daap up`` builds it, see
+``benchmarks/serving.py``), so the clients here do not share its interpreter lock.
 
 - Latency: 32 concurrent clients (one ``httpx.AsyncClient``) ask for 100-row
   JSON pages starting at random keys (``?c1__gte=<random>&_size=100``), so
@@ -20,12 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import statistics
-import subprocess
-import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import duckdb
 import httpx
@@ -41,41 +36,15 @@ from benchmarks.runner import (
     alternate,
     log,
     median,
-    python,
+    percentile,
     spread,
     stopwatch,
-    subprocess_env,
 )
+from benchmarks.serving import serve_http
 
 NAME = "rest_latency"
 CLIENTS = 32
-SERVE = (
-    "import sys, uvicorn; from pathlib import Path; from daap.mesh.workspace import Workspace; "
-    "from daap.query.service import QueryService; from daap.servers.rest import create_app; "
-    "uvicorn.run(create_app(QueryService(Workspace.open(Path(sys.argv[1])))), fd=int(sys.argv[2]), "
-    "log_level='warning')"
-)
 PAGE_SQL = "SELECT * FROM read_parquet([{files}]) WHERE c1 >= ? ORDER BY c1 LIMIT 101"
-
-
-def _serve(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the server on a socket bound here (no port race); wait until it answers."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    cmd = [python(), "-c", SERVE, str(root), str(sock.fileno())]
-    proc = subprocess.Popen(cmd, env=subprocess_env(), pass_fds=[sock.fileno()])
-    sock.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the REST server did not start")
 
 
 async def _pages(base: str, starts: Sequence[int]) -> list[float]:
@@ -95,11 +64,6 @@ async def _pages(base: str, starts: Sequence[int]) -> list[float]:
                 return clock()
 
         return list(await asyncio.gather(*(one(s) for s in starts)))
-
-
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _export(base: str, fmt: str, rows: int) -> Callable[[], Sample]:
@@ -167,8 +131,7 @@ def run(settings: Settings) -> Outcome:
     finally:
         ws.close()
     log(f"{NAME}: {rows:,} rows; {requests:,} pages over {CLIENTS} clients; exports x{settings.reps}")
-    proc, base = _serve(root)
-    try:
+    with serve_http(root) as base:  # as `daap up` serves it
         rng = random.Random(7)
         starts = [rng.randrange(rows - 100) for _ in range(requests)]
         asyncio.run(_pages(base, starts[:CLIENTS]))  # warm-up: connections, imports, plan cache
@@ -180,9 +143,6 @@ def run(settings: Settings) -> Outcome:
             fmt: alternate(_export(base, fmt, rows), _direct(paths, rows), settings.reps)
             for fmt in ("ndjson", "arrow")
         }
-    finally:
-        proc.terminate()
-        proc.wait(30)
     return Outcome(_measures(rows, latencies, elapsed, reference, exports), [])
 
 
@@ -207,8 +167,8 @@ def _measures(
         Measure(
             NAME,
             f"100-row JSON page p99, {CLIENTS} clients",
-            _percentile(latencies, 0.99) * 1e3,
-            _percentile(reference, 0.99) * 1e3,
+            percentile(latencies, 0.99) * 1e3,
+            percentile(reference, 0.99) * 1e3,
             "ms",
         ),
     ]

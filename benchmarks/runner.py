@@ -88,6 +88,12 @@ def median(samples: Sequence[Sample]) -> float:
     return statistics.median(s.seconds for s in samples)
 
 
+def percentile(values: Sequence[float], q: float = 0.95) -> float:
+    """The ``q`` quantile of ``values`` by nearest rank (p95 by default)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def spread(samples: Sequence[Sample], scale: float = 1.0, unit: str = "s") -> str:
     """``min..max`` of the samples, for the notes."""
     low, high = min(s.seconds for s in samples) * scale, max(s.seconds for s in samples) * scale

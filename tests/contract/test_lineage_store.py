@@ -37,6 +37,9 @@ def test_each_job_is_its_newest_event_that_names_datasets(store: MetadataStore) 
         ("dbt", (("b", "y"),), (("c", "z"),)),
         ("etl", (("a", "x"),), (("b", "y"),)),
     ]
+    store.record_lineage_event(event("etl", "COMPLETE", [("a", "w")], []), T0)  # a newer run reads w
+    store.record_lineage_event(event("etl", "START"), T0)
+    assert [(j.job_name, j.inputs, j.outputs) for j in store.lineage_jobs()][1] == ("etl", (("a", "w"),), ())
 
 
 def test_product_lineage_is_replaced_per_product_and_read_by_index(store: MetadataStore) -> None:

@@ -283,15 +283,17 @@ class LineageTables:
 
     def lineage_jobs(self) -> list[LineageEvent]:
         """Returns: each job's newest event that names datasets (its current inputs and outputs)."""
+        # chosen in SQL: only each job's one row is read whole (the event bodies are large)
+        none = self.dialect.encode_json([])
         with self._tx() as tx:
-            rows = tx.fetch_all(f"SELECT {_COLUMNS} FROM daap_lineage_events ORDER BY seq DESC")
-        found: dict[tuple[str, str], LineageEvent] = {}
-        for row in rows:
-            event = self._event(row)
-            key = (event.job_namespace, event.job_name)
-            if key not in found and (event.inputs or event.outputs):
-                found[key] = event
-        return [found[k] for k in sorted(found)]
+            rows = tx.fetch_all(
+                f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, row_number() OVER"
+                " (PARTITION BY job_namespace, job_name ORDER BY seq DESC) AS newest"
+                " FROM daap_lineage_events WHERE inputs <> ? OR outputs <> ?) AS jobs WHERE newest = 1",
+                (none, none),
+            )
+        found = [self._event(row) for row in rows]
+        return sorted(found, key=lambda e: (e.job_namespace, e.job_name))
 
     def _event(self, row: Sequence[Any]) -> LineageEvent:
         d = self.dialect
