@@ -15,9 +15,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from daap.mesh.metadata import CatalogEntry
+from daap.mesh.policy.authn import Authenticator
+from daap.query.service import QueryService
 from fixtures.browser import screenshot
 from fixtures.demo import served_demo
-from fixtures.http import run_pasted
+from fixtures.http import run_pasted, serve_every_port
 
 #: how long the UI may take to show a view (a wait, not a timing assertion)
 WAIT_MS = 15_000
@@ -179,4 +182,38 @@ def test_the_column_lineage_graph(page, demo):
     assert any(n.startswith("file:playback_events/") and n.endswith(".viewer_id") for n in nodes)
     assert "title_popularity" not in nodes  # the product is its columns here
     screenshot(page, "lineage-columns")
+    no_problems(page)
+
+
+LAYERS, WIDTH = 10, 50  # a mesh of 500 products, each reading one to three of the layer before
+
+
+@pytest.fixture
+def big_mesh(mesh: Any) -> Iterator[str]:
+    """500 products registered in the catalog with their lineage (no data: the graph only)."""
+    ws = mesh.workspace()
+    try:
+        for layer in range(LAYERS):
+            for n in range(WIDTH):
+                name = f"p{layer}_{n}"
+                ws.metadata.upsert_catalog(CatalogEntry(name, domain=f"d{n % 5}", product_type="derived"))
+                reads = [f"p{layer - 1}_{(n + k * 7) % WIDTH}.out" for k in range(1 + n % 3)] if layer else []
+                ws.metadata.set_product_lineage(name, reads)
+        with serve_every_port(QueryService(ws), Authenticator(None)) as served:
+            yield served["url"]
+    finally:
+        ws.close()
+
+
+def test_the_lineage_graph_draws_hundreds_of_nodes(page, big_mesh):
+    page.goto(f"{big_mesh}/#/lineage")  # no node: the whole mesh
+    ready(page, "lineage")
+    graph = page.get_by_test_id("lineage-graph")
+    assert graph.get_attribute("data-nodes") == str(LAYERS * WIDTH)
+    assert page.get_by_test_id("lineage-node").count() == LAYERS * WIDTH
+    edges = sum(1 + n % 3 for n in range(WIDTH)) * (LAYERS - 1)
+    assert graph.get_attribute("data-edges") == str(edges)
+    page.locator('[data-testid="lineage-node"][data-node="p5_7"]').click()
+    expect(page.locator("body")).to_contain_text("p4_7")  # what it reads, in the details
+    screenshot(page, "lineage-500")
     no_problems(page)
