@@ -81,6 +81,8 @@ def test_a_product_page_says_why_it_exists_and_who_owns_it_first(page, demo):
     snippet = page.locator('[data-testid="snippet"][data-kind="psql"]')
     assert objective.bounding_box()["y"] < snippet.bounding_box()["y"]  # the why before the how
     assert "content strategist" in page.content()  # its persona
+    contract = page.get_by_test_id("contract").first.inner_text()
+    assert "daap.title_popularity.popularity-value version 1 in the registry" in contract
     screenshot(page, "product")
     no_problems(page)
 

@@ -117,6 +117,9 @@ def test_the_discovery_port_filters_by_permission_and_samples_through_the_query_
     assert len(samples) == 3 and all(r["email"] == "***" for r in samples)  # pii: redacted for ana
     assert page["lineage"] == {"upstream": ["file:d.csv"], "downstream": []}  # ana may not discover revenue
     assert "orders.orders" in page["connect"]["psql"] and "user=ana" in page["connect"]["psql"]
+    contract = page["document"]["contracts"]["orders"]
+    assert (contract["subject"], contract["schema_version"]) == ("daap.orders.orders-value", 1)
+    assert contract["id"] and contract["version"]  # the ODCS contract's own id and version
     hidden = get(served, "dan", "/products/orders")
     unknown = get(served, "dan", "/products/nosuch")
     assert hidden.status_code == unknown.status_code == 404

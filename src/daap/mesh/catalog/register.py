@@ -21,8 +21,9 @@ from daap.mesh.catalog.lineage import column_links, mesh_lineage, product_lineag
 from daap.mesh.metadata import CatalogColumn, CatalogEntry, CatalogPersona, CatalogPort
 from daap.mesh.observe.report import health
 from daap.mesh.policy.policies import column_classifications
+from daap.mesh.registry.odcs import value_subject
 from daap.mesh.workspace import Workspace
-from daap.spec.model import ColumnSpec, ProductSpec
+from daap.spec.model import ColumnSpec, OutputPortSpec, ProductSpec
 
 #: descriptor statuses the catalog shows as they are; every other is ``active``
 KEPT_STATUSES = ("retired", "deprecated", "draft", "proposed")
@@ -44,6 +45,7 @@ def entry_of(ws: Workspace, spec: ProductSpec, health_state: Any = None) -> Cata
         "version": spec.version,
         "id": spec.id,
         "queries": [q.name for q in spec.queries],
+        "contracts": {p.name: _contract(ws, spec.name, p) for p in spec.output_ports},
     }
     if health_state is not None:
         document["health"] = health_state.as_json()
@@ -137,6 +139,22 @@ def _store_column_lineage(ws: Workspace, specs: list[ProductSpec]) -> list[str]:
         except Exception as exc:
             notes.append(f"catalog: column lineage of {spec.name} not kept ({type(exc).__name__}: {exc})")
     return notes
+
+
+def _contract(ws: Workspace, product: str, port: OutputPortSpec) -> dict[str, Any]:
+    """The port's contract (id, version) and its value schema in the registry (subject, latest
+    registered version; None before the first build registers it)."""
+    subject = value_subject(product, port.name)
+    try:
+        registered = ws.registry.versions(subject)
+    except DaapError:  # not registered yet
+        registered = []
+    return {
+        "id": port.contract.id,
+        "version": port.contract.version,
+        "subject": subject,
+        "schema_version": registered[-1] if registered else None,
+    }
 
 
 def _with_last_health(entry: CatalogEntry, last: CatalogEntry | None) -> CatalogEntry:

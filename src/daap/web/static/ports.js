@@ -66,11 +66,24 @@ async function copy(text, pre, status) {
 export function schemaSection(p) {
   const [el, body] = section("section-schema", "Schema");
   const ports = p.ports || [];
-  fill(body, ports.length ? ports.map((port) => schemaTable(p.name, port)) : empty("No schema: no ports declared."));
+  const contracts = p.document?.contracts || {};
+  fill(body, ports.length
+    ? ports.map((port) => schemaTable(p.name, port, contracts[port.name]))
+    : empty("No schema: no ports declared."));
   return { el, done: Promise.resolve() };
 }
 
-function schemaTable(product, port) {
+/** "contract orders-v1 version 1.0.0 · schema daap.p.port-value version 3 in the registry" */
+function contractLine(contract) {
+  if (!contract) return null;
+  const registered = contract.schema_version != null
+    ? [" · schema ", h("code", {}, contract.subject), ` version ${contract.schema_version} in the registry`]
+    : [" · schema not registered yet"];
+  return h("p", { class: "muted contract", testid: "contract" },
+    "contract ", h("code", {}, contract.id), ` version ${contract.version}`, ...registered);
+}
+
+function schemaTable(product, port, contract) {
   const columns = port.columns || [];
   const classified = columns.filter((c) => c.classification).length;
   const rows = columns.map((c) =>
@@ -84,6 +97,7 @@ function schemaTable(product, port) {
   return h("div", { class: "schema-port", dataset: { port: port.name } },
     h("h3", {}, h("code", {}, `${product}.${port.name}`),
       classified ? h("span", { class: "muted" }, ` · ${plural(classified, "classified column")}`) : null),
+    contractLine(contract),
     h("div", { class: "table-wrap" }, h("table", { class: "data schema" },
       h("thead", {}, h("tr", {}, ["Column", "Type", "Description", "Classification"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, rows))));
