@@ -219,3 +219,21 @@ def test_the_lineage_graph_draws_hundreds_of_nodes(page, big_mesh):
     expect(page.locator("body")).to_contain_text("p4_7")  # what it reads, in the details
     screenshot(page, "lineage-500")
     no_problems(page)
+
+
+def test_sign_in_by_pasting_a_token_and_out_again(page, demo):
+    open_as(page, demo, None)
+    results = page.get_by_test_id("result")
+    expect(results).to_have_count(1, timeout=WAIT_MS)  # anonymous: the public titles
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_test_id("signin-token").fill("daap_not_a_real_token")
+    page.get_by_test_id("signin-form").get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("signin-form")).to_contain_text("token", timeout=WAIT_MS)  # refused, said why
+    assert "anonymous" in page.get_by_test_id("whoami").inner_text()
+    page.get_by_test_id("signin-token").fill(demo["tokens"]["ana"])
+    page.get_by_test_id("signin-form").get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("whoami")).to_contain_text("ana", timeout=WAIT_MS)
+    expect(results).to_have_count(4, timeout=WAIT_MS)  # what ana may discover
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_test_id("whoami")).to_contain_text("anonymous", timeout=WAIT_MS)
+    assert page.evaluate("sessionStorage.getItem('daap.token')") is None
