@@ -23,7 +23,7 @@ from daap.mesh.metadata import (
     MetadataStore,
     open_metadata_store,
 )
-from daap.mesh.metadata._catalog import search_words
+from daap.mesh.metadata._catalog import search_words, word_forms
 from daap.mesh.metadata._schema import MIGRATIONS
 from fixtures.metadata import applied_migrations, open_at_migration
 
@@ -252,6 +252,23 @@ def test_when_nothing_has_every_word_the_products_with_any_rank(mesh: MetadataSt
     nothing = mesh.search_catalog("zeppelin airship")
     assert (nothing.total, nothing.any_word) == (0, True)
     assert not mesh.search_catalog("zeppelin").any_word  # one word: nothing to loosen
+
+
+def test_a_plural_finds_the_singular(mesh: MetadataStore) -> None:
+    assert found(mesh, "viewers devices") == found(mesh, "viewer device") == {"viewer_sessions"}
+    assert found(mesh, "titles legacy") == {"title_catalogue"}  # titles: title too
+    hit = mesh.search_catalog("viewers devices").items[0]
+    assert hit.snippet is not None and hit.snippet.spans  # the singular is marked where it matched
+
+
+@pytest.mark.parametrize(
+    ("word", "forms"),
+    [("viewers", ("viewers", "viewer")), ("categories", ("categories", "categorie", "category")),
+     ("class", ("class",)), ("status", ("status",)), ("analysis", ("analysis",)), ("bus", ("bus",)),
+     ("tags", ("tags", "tag")), ("movies", ("movies", "movie", "movy")), ("is", ("is",))],
+)  # fmt: skip
+def test_word_forms(word: str, forms: tuple[str, ...]) -> None:
+    assert word_forms(word) == forms
 
 
 def test_no_match_gives_an_empty_page_with_empty_facets(mesh: MetadataStore) -> None:

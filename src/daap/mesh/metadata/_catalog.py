@@ -17,6 +17,8 @@ are dropped: they are not supported, and requiring them as words would find noth
 Words are ANDed; the last one also matches as a prefix (``popul`` finds ``popularity``).
 When no product has every word (a question, "which titles do viewers finish"), they are
 ORed instead, and bm25 ranks first the products with the most and rarest of them.
+A plural word is also searched as its singular (``viewers`` finds ``viewer_id``; see
+:func:`word_forms`), the same way in both databases.
 """
 
 from __future__ import annotations
@@ -303,9 +305,40 @@ class _Query:
         words = tuple(dict.fromkeys(search_words(_OPERATORS.sub(" ", text or ""))))[:MAX_QUERY_WORDS]
         return cls(words, len(words[-1]) >= MIN_PREFIX) if words else None
 
+    def forms(self, index: int) -> tuple[str, ...]:
+        """The forms the query's word at ``index`` is searched in: itself and its singulars."""
+        return word_forms(self.words[index])
+
     def matches(self, word: str) -> bool:
         """Does one indexed word match one of the query's?"""
-        return word in self.words or (self.prefix and word.startswith(self.words[-1]))
+        last = len(self.words) - 1
+        return any(
+            word == form or (self.prefix and i == last and word.startswith(form))
+            for i in range(len(self.words))
+            for form in self.forms(i)
+        )
+
+
+def word_forms(word: str) -> tuple[str, ...]:
+    """A query word and its singulars, so that ``viewers`` finds ``viewer_id``: English plurals only
+    (``titles`` -> ``title``; ``categories`` -> ``category`` and ``movies`` -> ``movie``, each
+    with the other's form too, which finds nothing; ``class`` and ``status`` stay)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return (word, word[:-1], word[:-3] + "y")
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return (word, word[:-1])
+    return (word,)
+
+
+def _terms(query: _Query, quote: Callable[[str], str], star: str, alternative: str) -> list[str]:
+    """Each query word as a term: its forms quoted, the last word's with ``star`` (a prefix),
+    two forms joined by ``alternative`` in parentheses."""
+    terms = []
+    for i in range(len(query.words)):
+        suffix = star if query.prefix and i == len(query.words) - 1 else ""
+        forms = [quote(form) + suffix for form in query.forms(i)]
+        terms.append(forms[0] if len(forms) == 1 else "(" + alternative.join(forms) + ")")
+    return terms
 
 
 def _total(rows: Sequence[Sequence[Any]]) -> int:
@@ -314,15 +347,17 @@ def _total(rows: Sequence[Sequence[Any]]) -> int:
 
 
 def _fts5_query(query: _Query) -> str:
-    """``"total" "sales"*``: every word a quoted string (``"`` doubled), so none is syntax."""
-    quoted = ['"' + word.replace('"', '""') + '"' for word in query.words]
-    return (" OR " if query.any_word else " ").join(quoted) + ("*" if query.prefix else "")
+    """``"total" AND ("sales"* OR "sale"*)``: every word a quoted string (``"`` doubled), so none is
+    syntax, with its singular as an alternative; the last one a prefix."""
+    terms = _terms(query, lambda w: '"' + w.replace('"', '""') + '"', "*", " OR ")
+    return (" OR " if query.any_word else " AND ").join(terms)  # FTS5 wants AND after a group
 
 
 def _tsquery(query: _Query) -> str:
-    """``'total' & 'sales':*``: every word a quoted lexeme (``'`` and ``\\`` doubled)."""
-    quoted = ["'" + word.replace("\\", "\\\\").replace("'", "''") + "'" for word in query.words]
-    return (" | " if query.any_word else " & ").join(quoted) + (":*" if query.prefix else "")
+    """``'total' & ('sales':* | 'sale':*)``: every word a quoted lexeme (``'`` and ``\\`` doubled),
+    with its singular as an alternative; the last one a prefix."""
+    terms = _terms(query, lambda w: "'" + w.replace("\\", "\\\\").replace("'", "''") + "'", ":*", " | ")
+    return (" | " if query.any_word else " & ").join(terms)
 
 
 @dataclass(frozen=True)
