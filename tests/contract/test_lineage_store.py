@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from daap.mesh.metadata import LineageEvent, MetadataStore
+from daap.mesh.metadata import LineageEvent, MetadataStore, open_metadata_store
+from daap.mesh.metadata._lineage import _COLUMNS
+from fixtures.metadata import applied_migrations, open_at_migration
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 RUN = "3f4a6b2c-1111-4222-8333-944455556666"
@@ -57,3 +59,32 @@ def test_product_lineage_is_replaced_per_product_and_read_by_index(store: Metada
     ]
     store.set_product_lineage("report", [])
     assert store.readers_of("revenue") == [] and store.catalog_names() == []
+
+
+def test_a_store_at_migration_10_upgrades_to_11_finding_each_jobs_newest_event(store_url: str) -> None:
+    old = open_at_migration(store_url, 10)
+    try:
+        d = old.dialect
+        with old._tx(write=True) as tx:  # as daap before migration 11 wrote them: events only
+            for e in (
+                event("etl", "COMPLETE", [("a", "x")], [("b", "y")]),
+                event("etl", "COMPLETE", [("a", "w")], []),
+                event("etl", "START"),
+                event("dbt", "START"),
+            ):
+                tx.execute(
+                    f"INSERT INTO daap_lineage_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (d.encode_time(T0), e.event_time, e.event_type, e.job_namespace, e.job_name, e.run_id,
+                     d.encode_json([list(i) for i in e.inputs]), d.encode_json([list(o) for o in e.outputs]),
+                     d.encode_json(dict(e.event))),
+                )  # fmt: skip
+    finally:
+        old.close()
+    upgraded = open_metadata_store(store_url)
+    try:
+        assert applied_migrations(upgraded)[10:] == [(11, "lineage jobs")]
+        assert [(j.job_name, j.inputs) for j in upgraded.lineage_jobs()] == [("etl", (("a", "w"),))]
+        upgraded.record_lineage_event(event("dbt", "COMPLETE", [("b", "y")], [("c", "z")]), T0)
+        assert [j.job_name for j in upgraded.lineage_jobs()] == ["dbt", "etl"]
+    finally:
+        upgraded.close()

@@ -132,6 +132,8 @@ class LineageStore(Protocol):
 
 
 _COLUMNS = "received_at, event_time, event_type, job_namespace, job_name, run_id, inputs, outputs, event"
+#: the same, of the events table aliased ``e``
+_EVENT_COLUMNS = ", ".join(f"e.{c}" for c in _COLUMNS.split(", "))
 _LINK_COLUMNS = "product, version, target, source, kind, certain, reason"
 _SELECT_LINKS = (
     "SELECT " + ", ".join(f"l.{c}" for c in _LINK_COLUMNS.split(", ")) + " FROM daap_column_lineage l"
@@ -255,11 +257,13 @@ class LineageTables:
     # -- OpenLineage events from outside daap ------------------------------------------------
 
     def record_lineage_event(self, event: LineageEvent, at: datetime) -> None:
-        """Keep ``event`` (one row, in one transaction: all of it or nothing)."""
+        """Keep ``event`` (one row, in one transaction: all of it or nothing); one that names
+        datasets becomes its job's current one."""
         d = self.dialect
         with self._tx(write=True) as tx:
-            tx.execute(
-                f"INSERT INTO daap_lineage_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row = tx.fetch_one(
+                f"INSERT INTO daap_lineage_events ({_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 (
                     d.encode_time(at),
                     event.event_time,
@@ -272,6 +276,14 @@ class LineageTables:
                     d.encode_json(dict(event.event)),
                 ),
             )
+            assert row is not None  # RETURNING always gives the row
+            if event.inputs or event.outputs:
+                tx.execute(
+                    "INSERT INTO daap_lineage_jobs (job_namespace, job_name, seq) VALUES (?, ?, ?)"
+                    " ON CONFLICT (job_namespace, job_name) DO UPDATE SET seq = excluded.seq"
+                    " WHERE excluded.seq > daap_lineage_jobs.seq",
+                    (event.job_namespace, event.job_name, int(row[0])),
+                )
 
     def lineage_events(self, limit: int = 100) -> list[LineageEvent]:
         """Returns: the newest ``limit`` events, newest first."""
@@ -283,14 +295,11 @@ class LineageTables:
 
     def lineage_jobs(self) -> list[LineageEvent]:
         """Returns: each job's newest event that names datasets (its current inputs and outputs)."""
-        # chosen in SQL: only each job's one row is read whole (the event bodies are large)
-        none = self.dialect.encode_json([])
+        # one row per job, kept current by record_lineage_event: no scan of the events
         with self._tx() as tx:
             rows = tx.fetch_all(
-                f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS}, row_number() OVER"
-                " (PARTITION BY job_namespace, job_name ORDER BY seq DESC) AS newest"
-                " FROM daap_lineage_events WHERE inputs <> ? OR outputs <> ?) AS jobs WHERE newest = 1",
-                (none, none),
+                f"SELECT {_EVENT_COLUMNS} FROM daap_lineage_jobs j"
+                " JOIN daap_lineage_events e ON e.seq = j.seq"
             )
         found = [self._event(row) for row in rows]
         return sorted(found, key=lambda e: (e.job_namespace, e.job_name))

@@ -407,6 +407,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX daap_column_lineage_by_source ON daap_column_lineage (source)",
         ),
     ),
+    Migration(
+        11,
+        "lineage jobs",
+        (
+            # each outside job's newest event that names datasets (its current inputs and
+            # outputs), kept as events arrive: the lineage graph reads these rows, not every event
+            """CREATE TABLE daap_lineage_jobs (
+                job_namespace TEXT NOT NULL,
+                job_name TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                PRIMARY KEY (job_namespace, job_name)
+            )""",
+            """INSERT INTO daap_lineage_jobs (job_namespace, job_name, seq)
+                SELECT job_namespace, job_name, max(seq) FROM daap_lineage_events
+                WHERE inputs <> '[]' OR outputs <> '[]' GROUP BY job_namespace, job_name""",
+        ),
+    ),
 )
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS daap_schema_migrations (
