@@ -602,7 +602,7 @@ def test_a_transformation_error_fails_the_run_with_its_message(mesh):
     error = fail["run"]["facets"]["errorMessage"]
     assert error["message"] == broken.message and "no_such_column" in error["message"]
     assert error["programmingLanguage"] == "python"
-    assert fail["run"]["runId"] == recorded_run(mesh, "popularity")
+    assert fail["run"]["runId"] == recorded_run(mesh, "popularity") == lineage.run_id(broken.build_id)
     # sqlglot cannot resolve a query naming a column its input lacks: no column lineage, no harm
     assert "columnLineage" not in output(fail, "popularity.popularity")["facets"]
     assert not [w for w in broken.warnings if "OpenLineage" in w]
@@ -653,6 +653,7 @@ def test_bad_input_data_fails_the_run_whether_or_not_the_build_was_recorded(mesh
         ws.close()
     _, fail = failure(mesh, "titles")
     assert fail["run"]["runId"] not in recorded
+    assert fail["run"]["runId"] == lineage.run_id(missing.build_id)  # the outcome names its run
     assert len({e["run"]["runId"] for e in runs(mesh, "titles")}) == 2  # the published run and this one
 
 

@@ -144,7 +144,8 @@ def build_product(
         outcome = BuildOutcome(spec.name, spec.folder, "failed", message=message)
     if outcome.status == "failed":
         notes = lineage.emit_failed(ws, spec, build_id, begun, outcome.message or "failed")
-        outcome = replace(outcome, warnings=outcome.warnings + notes)
+        # the id names the failed build's OpenLineage run (and its record, when it got that far)
+        outcome = replace(outcome, build_id=outcome.build_id or build_id, warnings=outcome.warnings + notes)
     return _timed(outcome, time.monotonic() - started)
 
 
