@@ -23,7 +23,7 @@ from daap.mesh.metadata import (
     MetadataStore,
     open_metadata_store,
 )
-from daap.mesh.metadata._catalog import search_words, word_forms
+from daap.mesh.metadata._catalog_words import search_words, word_forms
 from daap.mesh.metadata._schema import MIGRATIONS
 from fixtures.metadata import applied_migrations, open_at_migration
 

@@ -23,25 +23,25 @@ A plural word is also searched as its singular (``viewers`` finds ``viewer_id``;
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
+from daap.mesh.metadata._catalog_words import (
+    WORD,
+    Query,
+    fts5_query,
+    search_words,
+    tsquery,
+)
 from daap.mesh.metadata._dialect import Dialect, Row, Tx
 
 #: what a product's catalog entry can be marked as; retired and deleted ones stay findable
 CATALOG_STATUSES = ("active", "retired", "deleted")
 #: what search results can be narrowed by, and counted by
 CATALOG_FACETS = ("domain", "product_type", "owner", "tag", "classification", "status")
-#: a query uses its first words only, each cut to this length (index and query alike)
-MAX_QUERY_WORDS = 16
-MAX_WORD = 64
-#: the last query word matches as a prefix from this length on ("popul" -> "popularity")
-MIN_PREFIX = 2
 
 
 @dataclass(frozen=True)
@@ -275,89 +275,9 @@ class CatalogStore(Protocol):
         ...
 
 
-# -- words -------------------------------------------------------------------------------
-
-_WORD = re.compile(r"[^\W_]+")
-#: the combining diacritical marks (é = e + U+0301); others, like kana voicing marks, are kept
-_ACCENTS = re.compile("[\u0300-\u036f]")
-#: FTS operators typed as words: not syntax here, and not words to require either
-_OPERATORS = re.compile(r"(?<![^\W_])(?:AND|OR|NOT|NEAR)(?![^\W_])")
-
-
-def search_words(text: str) -> list[str]:
-    """The words of ``text`` as the catalog indexes them: ``"Café_Sales-2024"`` -> cafe, sales, 2024."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = unicodedata.normalize("NFC", _ACCENTS.sub("", decomposed))
-    return [word[:MAX_WORD] for word in _WORD.findall(plain)]
-
-
-@dataclass(frozen=True)
-class _Query:
-    """A search's words; the last one matches as a prefix when ``prefix`` is set. A document
-    must have every word, or any of them with ``any_word``."""
-
-    words: tuple[str, ...]
-    prefix: bool
-    any_word: bool = False
-
-    @classmethod
-    def parse(cls, text: str | None) -> _Query | None:
-        words = tuple(dict.fromkeys(search_words(_OPERATORS.sub(" ", text or ""))))[:MAX_QUERY_WORDS]
-        return cls(words, len(words[-1]) >= MIN_PREFIX) if words else None
-
-    def forms(self, index: int) -> tuple[str, ...]:
-        """The forms the query's word at ``index`` is searched in: itself and its singulars."""
-        return word_forms(self.words[index])
-
-    def matches(self, word: str) -> bool:
-        """Does one indexed word match one of the query's?"""
-        last = len(self.words) - 1
-        return any(
-            word == form or (self.prefix and i == last and word.startswith(form))
-            for i in range(len(self.words))
-            for form in self.forms(i)
-        )
-
-
-def word_forms(word: str) -> tuple[str, ...]:
-    """A query word and its singulars, so that ``viewers`` finds ``viewer_id``: English plurals only
-    (``titles`` -> ``title``; ``categories`` -> ``category`` and ``movies`` -> ``movie``, each
-    with the other's form too, which finds nothing; ``class`` and ``status`` stay)."""
-    if len(word) > 4 and word.endswith("ies"):
-        return (word, word[:-1], word[:-3] + "y")
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return (word, word[:-1])
-    return (word,)
-
-
-def _terms(query: _Query, quote: Callable[[str], str], star: str, alternative: str) -> list[str]:
-    """Each query word as a term: its forms quoted, the last word's with ``star`` (a prefix),
-    two forms joined by ``alternative`` in parentheses."""
-    terms = []
-    for i in range(len(query.words)):
-        suffix = star if query.prefix and i == len(query.words) - 1 else ""
-        forms = [quote(form) + suffix for form in query.forms(i)]
-        terms.append(forms[0] if len(forms) == 1 else "(" + alternative.join(forms) + ")")
-    return terms
-
-
 def _total(rows: Sequence[Sequence[Any]]) -> int:
     """The ``_TOTAL`` part of a search's rows: how many products match."""
     return next(int(part[2]) for part in rows if part[0] == _TOTAL)
-
-
-def _fts5_query(query: _Query) -> str:
-    """``"total" AND ("sales"* OR "sale"*)``: every word a quoted string (``"`` doubled), so none is
-    syntax, with its singular as an alternative; the last one a prefix."""
-    terms = _terms(query, lambda w: '"' + w.replace('"', '""') + '"', "*", " OR ")
-    return (" OR " if query.any_word else " AND ").join(terms)  # FTS5 wants AND after a group
-
-
-def _tsquery(query: _Query) -> str:
-    """``'total' & ('sales':* | 'sale':*)``: every word a quoted lexeme (``'`` and ``\\`` doubled),
-    with its singular as an alternative; the last one a prefix."""
-    terms = _terms(query, lambda w: "'" + w.replace("\\", "\\\\").replace("'", "''") + "'", ":*", " | ")
-    return (" | " if query.any_word else " & ").join(terms)
 
 
 @dataclass(frozen=True)
@@ -370,7 +290,7 @@ class _FullText:
     """
 
     matched: str
-    query: Callable[[_Query], str]
+    query: Callable[[Query], str]
     names: str
     by_name: str = "c.name"  # names in code point order (what SQLite's BINARY does)
 
@@ -380,14 +300,14 @@ _FULL_TEXT: Mapping[str, _FullText] = {
     "sqlite": _FullText(
         "SELECT rowid AS id, -bm25(daap_catalog_fts, 10.0, 5.0, 5.0, 2.0, 1.0) AS score"
         " FROM daap_catalog_fts WHERE daap_catalog_fts MATCH ?",
-        _fts5_query,
+        fts5_query,
         "SELECT value FROM json_each(?)",
     ),
     # weights {D, C, B, A}; normalization 1 divides by 1 + log(document length), as bm25 does
     "postgres": _FullText(
         "SELECT d.product_id AS id, ts_rank_cd('{0.05, 0.2, 0.5, 1.0}', d.search, q, 1) AS score"
         " FROM daap_catalog_documents d, to_tsquery('simple', ?) AS q WHERE d.search @@ q",
-        _tsquery,
+        tsquery,
         "SELECT jsonb_array_elements_text(CAST(? AS jsonb))",
         'c.name COLLATE "C"',
     ),
@@ -432,11 +352,11 @@ def _search_text(entry: CatalogEntry) -> tuple[str, str, str, str, str]:
     )
 
 
-def _snippet(entry: CatalogEntry, query: _Query, width: int = 160) -> CatalogSnippet | None:
+def _snippet(entry: CatalogEntry, query: Query, width: int = 160) -> CatalogSnippet | None:
     """The first field (heaviest first) holding a match, cut to ``width`` around it."""
     for name, text in _fields(entry):
         spans = [
-            m.span() for m in _WORD.finditer(text) if any(query.matches(w) for w in search_words(m.group()))
+            m.span() for m in WORD.finditer(text) if any(query.matches(w) for w in search_words(m.group()))
         ]
         if spans:
             start = max(0, min(spans[0][0] - width // 4, len(text) - width))
@@ -559,7 +479,7 @@ class CatalogTables:
         if limit < 0 or offset < 0:
             raise ValueError(f"limit and offset must not be negative (got {limit}, {offset})")
         chosen = _facet_filters(facets)
-        query = _Query.parse(text)
+        query = Query.parse(text)
         if visible is not None and not visible:
             return CatalogPage((), 0, _counted(chosen, {}))
         with self._tx() as tx:
@@ -589,7 +509,7 @@ class CatalogTables:
     # -- search, piece by piece ---------------------------------------------------------------
 
     def _search_sql(
-        self, query: _Query | None, visible: Collection[str] | None, chosen: Mapping[str, list[int]]
+        self, query: Query | None, visible: Collection[str] | None, chosen: Mapping[str, list[int]]
     ) -> tuple[str, list[object]]:
         """One statement for the page (ids, scores), the total and every facet value's count.
 
