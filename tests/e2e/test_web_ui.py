@@ -57,6 +57,9 @@ def test_a_user_finds_a_product_by_what_they_need(page, demo):
     results = page.get_by_test_id("result")
     expect(results).to_have_count(1, timeout=WAIT_MS)  # the one whose objective speaks of the budget
     expect(results).to_have_attribute("data-name", "title_popularity")
+    page.get_by_test_id("search-input").fill("devices")  # playback_events' objective says "device"
+    expect(results).to_have_count(1, timeout=WAIT_MS)
+    expect(results.locator(".result-objective mark")).to_have_text("device")  # where it matched
     page.get_by_test_id("search-input").fill("which titles do viewers finish")  # asked as a question
     expect(page.get_by_test_id("result-total")).to_contain_text("some of", timeout=WAIT_MS)
     expect(results.first).to_have_attribute("data-name", "title_popularity")

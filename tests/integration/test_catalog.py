@@ -109,6 +109,9 @@ def get(served: dict[str, Any], who: str, path: str, **params: Any) -> httpx.Res
 def test_the_discovery_port_filters_by_permission_and_samples_through_the_query_path(served):
     found = get(served, "ana", "/products", q="order").json()
     assert [i["name"] for i in found["items"]] == ["orders"] and found["total"] == 1
+    by_email = get(served, "ana", "/products", q="emails").json()["items"][0]["snippet"]  # plural: email
+    start, end = by_email["spans"][0]
+    assert by_email["text"][start:end] == "email"  # where it matched, for the UI to mark
     assert found["facets"]["domain"] == {"test": 1}
     assert get(served, "dan", "/products", q="order").json()["total"] == 0
     page = get(served, "ana", "/products/orders").json()

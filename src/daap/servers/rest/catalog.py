@@ -154,7 +154,9 @@ def _hit(hit: Any) -> dict[str, Any]:
         "score": hit.score,
     }
     if hit.snippet is not None:
-        found["snippet"] = {"field": hit.snippet.field, "text": hit.snippet.text}
+        snippet = hit.snippet  # spans: [start, end] offsets in code points of text, to mark
+        spans = [list(span) for span in snippet.spans]
+        found["snippet"] = {"field": snippet.field, "text": snippet.text, "spans": spans}
     return found
 
 

@@ -133,6 +133,23 @@ export function section(id, title, ...intro) {
 }
 
 /** Wrap query words in `<mark>` inside text (case-insensitive prefix match), as DOM nodes. */
+/** `text` with the server's matched `spans` ([start, end] offsets) marked; else as {@link highlighted}. */
+export function marked(text, spans, query) {
+  const valid = (spans || []).filter(([a, b]) => Number.isInteger(a) && Number.isInteger(b) && a < b);
+  if (!valid.length) return highlighted(text, query);
+  const chars = Array.from(String(text)); // the server counts code points, not UTF-16 units
+  const cut = (a, b) => chars.slice(a, b).join("");
+  const out = [];
+  let at = 0;
+  for (const [a, b] of [...valid].sort((x, y) => x[0] - y[0])) {
+    if (a < at) continue; // overlapping: keep the first
+    out.push(cut(at, a), h("mark", {}, cut(a, b)));
+    at = b;
+  }
+  out.push(cut(at));
+  return out;
+}
+
 export function highlighted(text, query) {
   const words = String(query || "").toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter((w) => w.length > 1);
   if (!words.length) return [String(text)];

@@ -5,7 +5,7 @@
 // step per key); Enter, a facet or a page button pushes one.
 
 import { api, isAbort } from "./api.js";
-import { badge, clear, empty, errorBox, fill, h, highlighted, loading } from "./dom.js";
+import { badge, clear, empty, errorBox, fill, h, highlighted, loading, marked } from "./dom.js";
 import { number, plural, words } from "./format.js";
 import { href, navigate, productHref } from "./router.js";
 
@@ -219,17 +219,24 @@ export function mount(root, route, ctx) {
   };
 }
 
+/** A field shown whole: marked where the server says the search matched it, if that is this field. */
+function markedField(item, field, text, q) {
+  const snippet = item.snippet;
+  return snippet?.field === field && snippet.text === text ? marked(text, snippet.spans, q) : highlighted(text, q);
+}
+
 function resultItem(item, q) {
   const snippet = item.snippet && !["name", "business_objective"].includes(item.snippet.field) ? item.snippet : null;
   const objective = item.business_objective || item.purpose || "";
   return h("li", { class: "result", testid: "result", dataset: { name: item.name } },
     h("div", { class: "result-head" },
-      h("a", { class: "result-name", href: productHref(item.name) }, highlighted(item.name, q)),
+      h("a", { class: "result-name", href: productHref(item.name) }, markedField(item, "name", item.name, q)),
       item.status ? badge(item.status) : null,
       item.quality ? badge(`quality ${item.quality}`, toneOfQuality(item.quality)) : null),
-    objective ? h("p", { class: "result-objective" }, highlighted(objective, q)) : null,
+    objective ? h("p", { class: "result-objective" }, markedField(item, "business_objective", objective, q)) : null,
     snippet ? h("p", { class: "result-snippet" },
-      h("span", { class: "snippet-field" }, `matched in ${fieldName(snippet.field)}`), " ", highlighted(snippet.text, q)) : null,
+      h("span", { class: "snippet-field" }, `matched in ${fieldName(snippet.field)}`), " ",
+      marked(snippet.text, snippet.spans, q)) : null,
     h("p", { class: "result-meta" },
       meta("domain", item.domain), meta("type", item.type), meta("owner", item.owner),
       item.latest_version != null ? meta("version", `v${item.latest_version}`) : meta("version", "unpublished"),
